@@ -1,0 +1,156 @@
+/**
+ * Command-line parsing, shared by every command that boots Python.
+ *
+ * Runtime flags (any command that boots Python):
+ *   --path DIR                  importable package dir, read-only, on sys.path (repeatable)
+ *   --mount HOST[:GUEST][:rw]   mount a host dir; GUEST defaults to HOST's absolute path;
+ *                               read-only unless ":rw" (repeatable)
+ *   --env KEY=VALUE             environment variable for Python (repeatable)
+ *   --allow-js                  give Python the JS global scope (`import js`)
+ *   --cwd DIR                   guest working directory
+ * Each flag also accepts `--flag=value`. Parsing is pure: no filesystem access.
+ */
+import { resolve } from "node:path";
+
+/** Bad command line; the CLI prints the message and exits with status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Runtime flags as parsed; host paths are absolute. */
+export interface RuntimeArgs {
+  paths: string[];
+  mounts: { host: string; guest: string; writable: boolean }[];
+  env: Record<string, string>;
+  allowJs: boolean;
+  cwd: string | undefined;
+}
+
+/** What `greenwasm run` should execute. */
+export type RunTarget =
+  | { kind: "file"; path: string }
+  | { kind: "code"; code: string }
+  | { kind: "module"; name: string };
+
+/** A parsed `greenwasm run` command line. */
+export interface RunArgs {
+  runtime: RuntimeArgs;
+  target: RunTarget;
+  /** Arguments after the script / `-c CODE` / `-m MODULE` (become sys.argv[1:]). */
+  args: string[];
+}
+
+/** Fresh runtime flags with defaults. */
+export function defaultRuntimeArgs(): RuntimeArgs {
+  return { paths: [], mounts: [], env: {}, allowJs: false, cwd: undefined };
+}
+
+/** Parse a `--mount` value `HOST[:GUEST][:rw|:ro]`. */
+export function parseMount(value: string, cwd: string = process.cwd()): RuntimeArgs["mounts"][number] {
+  const parts = value.split(":");
+  let writable = false;
+  const last = parts[parts.length - 1];
+  if (parts.length > 1 && (last === "rw" || last === "ro")) {
+    writable = last === "rw";
+    parts.pop();
+  }
+  if (parts.length > 2 || parts[0] === undefined || parts[0] === "") {
+    throw new UsageError(`--mount: expected HOST[:GUEST][:rw], got ${JSON.stringify(value)}`);
+  }
+  const host = resolve(cwd, parts[0]);
+  const guest = parts[1] ?? host;
+  if (!guest.startsWith("/")) throw new UsageError(`--mount: guest path must be absolute, got ${JSON.stringify(guest)}`);
+  return { host, guest, writable };
+}
+
+/** Parse a `--env` value `KEY=VALUE`. */
+export function parseEnv(value: string): [string, string] {
+  const eq = value.indexOf("=");
+  if (eq <= 0) throw new UsageError(`--env: expected KEY=VALUE, got ${JSON.stringify(value)}`);
+  return [value.slice(0, eq), value.slice(eq + 1)];
+}
+
+const VALUE_FLAGS = new Set(["--path", "--mount", "--env", "--cwd"]);
+
+/**
+ * If `argv[i]` is a runtime flag, apply it to `into` and return how many
+ * elements it consumed (1 or 2); otherwise return 0.
+ */
+export function takeRuntimeFlag(argv: readonly string[], i: number, into: RuntimeArgs, cwd: string = process.cwd()): number {
+  const arg = argv[i] ?? "";
+  if (arg === "--allow-js") {
+    into.allowJs = true;
+    return 1;
+  }
+  const eq = arg.indexOf("=");
+  const name = eq > 0 ? arg.slice(0, eq) : arg;
+  if (!VALUE_FLAGS.has(name)) return 0;
+  let value: string | undefined;
+  let used: number;
+  if (eq > 0) {
+    value = arg.slice(eq + 1);
+    used = 1;
+  } else {
+    value = argv[i + 1];
+    used = 2;
+    if (value === undefined) throw new UsageError(`${name} requires a value`);
+  }
+  switch (name) {
+    case "--path":
+      if (value === "") throw new UsageError("--path requires a directory");
+      into.paths.push(resolve(cwd, value));
+      break;
+    case "--mount":
+      into.mounts.push(parseMount(value, cwd));
+      break;
+    case "--env": {
+      const [k, v] = parseEnv(value);
+      into.env[k] = v;
+      break;
+    }
+    case "--cwd":
+      if (!value.startsWith("/")) throw new UsageError(`--cwd: guest directory must be absolute, got ${JSON.stringify(value)}`);
+      into.cwd = value;
+      break;
+  }
+  return used;
+}
+
+/**
+ * Parse the arguments after `run`, python style: runtime flags and `-c`/`-m`
+ * come first; the first non-flag is the script and everything after the
+ * script, `-c CODE` or `-m MODULE` goes to the program untouched.
+ */
+export function parseRunArgs(argv: readonly string[], cwd: string = process.cwd()): RunArgs {
+  const runtime = defaultRuntimeArgs();
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i] ?? "";
+    if (arg === "-c" || arg === "-m") {
+      const value = argv[i + 1];
+      if (value === undefined) throw new UsageError(`${arg} requires an argument`);
+      const target: RunTarget = arg === "-c" ? { kind: "code", code: value } : { kind: "module", name: value };
+      if (target.kind === "module" && value === "") throw new UsageError("-m requires a module name");
+      return { runtime, target, args: argv.slice(i + 2) };
+    }
+    if (arg.startsWith("-c") && arg.length > 2) return { runtime, target: { kind: "code", code: arg.slice(2) }, args: argv.slice(i + 1) };
+    if (arg.startsWith("-m") && arg.length > 2) return { runtime, target: { kind: "module", name: arg.slice(2) }, args: argv.slice(i + 1) };
+    if (arg === "--") {
+      const script = argv[i + 1];
+      if (script === undefined) throw new UsageError("missing script after --");
+      return { runtime, target: { kind: "file", path: script }, args: argv.slice(i + 2) };
+    }
+    const used = takeRuntimeFlag(argv, i, runtime, cwd);
+    if (used > 0) {
+      i += used;
+      continue;
+    }
+    if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);
+    if (arg === "-") throw new UsageError("reading the program from stdin (-) is not supported; use -c or a file");
+    return { runtime, target: { kind: "file", path: arg }, args: argv.slice(i + 1) };
+  }
+  throw new UsageError("missing script, -c CODE or -m MODULE");
+}

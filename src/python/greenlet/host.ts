@@ -1,0 +1,605 @@
+import { Switcher, SwitchError, continuationById, makeRegion } from "../../engine/index.ts";
+import type { Continuation, SwitchHost, StackRegion } from "../../engine/index.ts";
+import type { PyodideInternals } from "../pyodide.ts";
+import type { TstateLayout } from "./tstate-layout.ts";
+import { buildTrampolines } from "./trampoline.ts";
+import type { Trampolines } from "./trampoline.ts";
+import { installBuiltins, installMethod } from "./builtins.ts";
+import { PyApi } from "./pyapi.ts";
+import { moduleBuiltins } from "./module.ts";
+import type { ContData, Cont, GreenThread } from "./types.ts";
+
+/**
+ * greenlet's host side.
+ *
+ * - Every greenlet runs on its own JSPI stack, its own C-stack region and its
+ *   own PyThreadState.
+ * - A greenlet *thread* is named by a token kept in a ContextVar: a runtime
+ *   entry (`runThread`) starts a new one, asyncio tasks inherit it, plain
+ *   Pyodide entries share token 0. All greenlets of a thread share one engine
+ *   Switcher and one main greenlet object.
+ * - A host stack that runs Python outside any greenlet (a runtime entry, or a
+ *   Pyodide task such as an asyncio step) is a *main instance* of its thread.
+ *   Switching to the main greenlet resumes the main instance found by walking
+ *   `enteredFrom` (who last switched into each greenlet) from the switcher.
+ *
+ * Invariants:
+ * - The running continuation of a stack is the one whose tstate is current.
+ * - While a region stack runs, reading Module.stackStop (Pyodide does so only
+ *   when it suspends a stack itself, e.g. time.sleep) hands the shared stack
+ *   pointer back to the stack below and yields an empty argument-stack slice;
+ *   Pyodide's restore then writes that slice's address to Module.stackStop,
+ *   which reactivates the region. Region stacks are never copied.
+ * - The host owns one reference to the greenlet object of each running
+ *   continuation; it is dropped at park with switching disabled, so a greenlet
+ *   freed there defers its kill to the next switch instead of switching from JS.
+ */
+
+export interface GreenletHostOptions {
+  /** Bytes of linear memory reserved as each greenlet's C stack. Default: 131072 (128 KiB). */
+  stackSize?: number;
+  /** C stack of each runtime thread entry (`runThread`). Default: 1048576 (1 MiB). */
+  threadStackSize?: number;
+}
+
+export const DEFAULT_GREENLET_STACK_SIZE = 128 * 1024;
+export const DEFAULT_THREAD_STACK_SIZE = 1024 * 1024;
+export const MODULE_NAME = "_greenwasm_greenlet";
+
+/** What a runtime thread entry produced: exactly one of the two is non-zero (owned references). */
+export interface ThreadOutcome {
+  result: number;
+  error: number;
+}
+
+export class GreenletHost {
+  readonly m: PyodideInternals;
+  readonly api: PyApi;
+  readonly layout: TstateLayout;
+  readonly stackSize: number;
+  readonly threadStackSize: number;
+  readonly threads = new Map<number, GreenThread>();
+  /** greenlet object -> its continuation (started, not finished). */
+  readonly byObj = new Map<number, Cont>();
+  private readonly byTstate = new Map<number, Cont>();
+  private readonly interp: number;
+  readonly tramp: Trampolines;
+  private readonly switchHost: SwitchHost<ContData>;
+  private nextToken = 1;
+  private immediateValue = 0;
+  private lastCont: Cont | null = null;
+  private regionActive = false;
+  private stackStopStore = 0;
+  private readonly hostSuspended = new Map<number, Cont>();
+  private loopHint = 0;
+  /** Python callables and objects handed over by `init` (owned). */
+  py = { onFinish: 0, slowSwitch: 0, errorType: 0, makeMain: 0, threadMain: 0, threadVar: 0, killPending: 0 };
+  /** True while greenlet.settrace has a tracer or kills are pending: every switch takes the Python path. */
+  private slow = false;
+  private readonly killFlag = new WebAssembly.Global({ value: "i32", mutable: true }, 0);
+  private readonly emptyTuple: number;
+
+  get slowOnly(): boolean {
+    return this.slow;
+  }
+  /** Python sets this when a tracer is installed or kills are pending. */
+  set slowOnly(v: boolean) {
+    this.slow = v;
+    this.killFlag.value = v ? 1 : 0;
+  }
+
+  constructor(m: PyodideInternals, layout: TstateLayout, opts: GreenletHostOptions = {}) {
+    this.m = m;
+    this.api = new PyApi(m);
+    this.layout = layout;
+    this.stackSize = checkSize("stackSize", opts.stackSize ?? DEFAULT_GREENLET_STACK_SIZE);
+    this.threadStackSize = checkSize("threadStackSize", opts.threadStackSize ?? DEFAULT_THREAD_STACK_SIZE);
+    this.interp = m._PyInterpreterState_Get();
+    this.emptyTuple = m._PyTuple_New(0);
+    this.switchHost = {
+      getSp: () => m.stackSave(),
+      setSp: (sp) => m.stackRestore(sp),
+      park: (c) => this.park(c),
+      unpark: (c) => this.unpark(c),
+      start: (c) => this.start(c),
+      settled: (c, e) => this.settled(c, e),
+    };
+    this.newThread(0);
+    this.installStackStopView();
+    this.tramp = buildTrampolines({
+      fast: (s, a, n, k) => this.fastSwitch(s, a, n, k),
+      slowSwitch: (s, a, n) => this.slowSwitchBuiltin(s, a, n),
+      wait: () => this.takePending(),
+      slowFn: () => this.py.slowSwitch,
+      slowArgs: (s, a, n, k) => this.slowArgs(s, a, n, k),
+      slowDone: (v) => this.slowDone(v),
+      killFn: () => this.py.killPending,
+      emptyTuple: () => this.emptyTuple,
+      killDone: (r) => this.killDone(r),
+      killFlag: this.killFlag,
+      after: (id) => this.after(id),
+      immediate: () => this.immediateValue,
+      enter: (id) => this.enter(id),
+      startArgs: (id) => this.startItem(id, 1),
+      startKwargs: (id) => this.startItem(id, 2),
+      leave: (id, r) => this.leave(id, r),
+      call: m._PyObject_Call,
+      vectorcall: m._PyObject_Vectorcall,
+      builtins: moduleBuiltins(this),
+    });
+    installBuiltins(m, MODULE_NAME, this.tramp.builtins);
+  }
+
+  /** Called by `init`: make `switch` a C-level method of the greenlet class. */
+  installSwitchMethod(type: number): void {
+    installMethod(this.m, type, "switch", this.tramp.switchMethod);
+  }
+
+  /** Live state for leak checks. */
+  stats(): { greenlets: number; threads: number; mainInstances: number } {
+    let mainInstances = 0;
+    for (const t of this.threads.values()) mainInstances += t.instances.size;
+    return { greenlets: this.byObj.size, threads: this.threads.size, mainInstances };
+  }
+
+  // ---- threads -----------------------------------------------------------
+
+  newThread(token = this.nextToken++): GreenThread {
+    const switcher = new Switcher<ContData>(this.switchHost, null as unknown as ContData);
+    switcher.close(); // greenlet threads use adopted/created continuations only
+    const t: GreenThread = { token, switcher, mainObj: 0, instances: new Set(), lastMain: null };
+    this.threads.set(token, t);
+    return t;
+  }
+
+  private readId(ts: number): bigint {
+    const H = this.m.HEAPU32;
+    const at = (ts + this.layout.contextVer + 8) >> 2;
+    return (BigInt(H[at + 1]!) << 32n) | BigInt(H[at]!);
+  }
+
+  /** A main instance's task is still alive: its tstate was not freed or reused. */
+  private alive(c: Cont): boolean {
+    const ts = c.data.tstate;
+    return this.m.HEAPU32[(ts + 8) >> 2] === this.interp && this.readId(ts) === c.data.tstateId;
+  }
+
+  /** The continuation running on the current stack, adopting the stack as a main instance if new. */
+  currentCont(): Cont {
+    const ts = this.m._PyThreadState_Get();
+    const last = this.lastCont;
+    if (last && last.data.tstate === ts && last.state === "running") return last;
+    const known = this.byTstate.get(ts);
+    if (known && (known.data.kind === "greenlet" || this.alive(known))) return known;
+    if (known) this.dropInstance(known);
+    const thread = this.threads.get(this.tokenOfContext()) ?? this.threads.get(0)!;
+    const c = thread.switcher.adopt(this.data("main", thread, ts));
+    c.data.tstateId = this.readId(ts);
+    this.byTstate.set(ts, c);
+    thread.instances.add(c);
+    if (thread.instances.size > 32 && (thread.instances.size & (thread.instances.size - 1)) === 0) this.sweep(thread);
+    return c;
+  }
+
+  data(kind: "main" | "greenlet", thread: GreenThread, tstate: number): ContData {
+    return {
+      kind, thread, tstate, tstateId: 0n, obj: 0, stackState: null, startPayload: 0, block: 0,
+      enteredFrom: null, throwing: false, pendingContext: 0, outcome: null,
+    };
+  }
+
+  private tokenOfContext(): number {
+    const var_ = this.py.threadVar;
+    if (!var_) return 0;
+    const out = this.m._malloc(4);
+    try {
+      if (this.m._PyContextVar_Get(var_, 0, out) !== 0) {
+        this.m._PyErr_Clear();
+        return 0;
+      }
+      const v = this.m.HEAPU32[out >> 2]!;
+      if (!v) return 0;
+      const token = this.api.asLong(v);
+      this.api.decref(v);
+      return token;
+    } finally {
+      this.m._free(out);
+    }
+  }
+
+  /** Forget main instances whose host task has ended. */
+  private sweep(thread: GreenThread): void {
+    for (const c of [...thread.instances]) {
+      if (c.state === "running" && !c.region && !this.alive(c)) this.dropInstance(c);
+    }
+  }
+
+  private dropInstance(c: Cont): void {
+    if (this.byTstate.get(c.data.tstate) === c) this.byTstate.delete(c.data.tstate);
+    c.data.thread.instances.delete(c);
+    if (c.data.thread.lastMain === c) c.data.thread.lastMain = null;
+    if (this.lastCont === c) this.lastCont = null;
+    if (c.state !== "finished") c.switcher.abandon(c);
+  }
+
+  /** The thread's main greenlet object, created by Python on first use (new reference). */
+  mainObject(thread: GreenThread): number {
+    if (!thread.mainObj) {
+      const obj = this.api.callNoSwitch(this.py.makeMain, this.api.tuple1(this.api.long(thread.token)));
+      if (!obj) return 0;
+      thread.mainObj = obj; // owned by the thread
+    }
+    return this.api.newRef(thread.mainObj);
+  }
+
+  /** The Python object that is "current" on continuation `c` (borrowed; 0 if not made yet). */
+  objOf(c: Cont): number {
+    return c.data.kind === "greenlet" ? c.data.obj : c.data.thread.mainObj;
+  }
+
+  /**
+   * The continuation a switch to `obj` resumes, seen from `from`: a greenlet's
+   * own continuation, or for the main greenlet the main instance that (maybe
+   * indirectly) switched into `from`.
+   */
+  resolveTarget(obj: number, from: Cont): Cont | null {
+    const g = this.byObj.get(obj);
+    if (g) return g;
+    const thread = from.data.thread;
+    if (obj !== thread.mainObj) return null;
+    if (from.data.kind === "main") return from;
+    for (let c: Cont | null = from; c; c = c.data.enteredFrom) {
+      if (c.data.kind === "main" && c.state === "suspended") return c;
+    }
+    const last = thread.lastMain;
+    return last && last.state === "suspended" ? last : null;
+  }
+
+  // ---- switching ---------------------------------------------------------
+
+  /** The C-level `greenlet.switch(value)` fast path; 0 sends the call to Python. */
+  private fastSwitch(self: number, args: number, nargsf: number, kwnames: number): number {
+    if (this.slowOnly || kwnames !== 0 || (nargsf & 0x7fffffff) !== 1 || !this.m.validSuspender.value) return 0;
+    const H = this.m.HEAPU32;
+    const from = this.currentCont();
+    const target = this.resolveTarget(self, from);
+    if (!target || target === from || target.state !== "suspended" || target.switcher !== from.switcher) return 0;
+    const value = H[args >> 2]!;
+    this.api.incref(value);
+    return this.transfer(from, target, value, false);
+  }
+
+  /**
+   * The argument vector `[self, *args, *kwvalues]` for the slow path. Through
+   * the method descriptor it already sits at `args - 4`; otherwise it is
+   * copied to a malloc'd vector that `slowDone` frees after the call.
+   */
+  private slowArgs(self: number, args: number, nargsf: number, kwnames: number): number {
+    const H = this.m.HEAPU32;
+    if (H[(args >> 2) - 1] === self) return args - 4;
+    const n = (nargsf & 0x7fffffff) + (kwnames ? this.m._PyTuple_Size(kwnames) : 0);
+    const v = this.m._malloc(4 * (n + 1));
+    H[v >> 2] = self;
+    this.m.HEAPU8.copyWithin(v + 4, args, args + 4 * n);
+    this.scratch.add(v);
+    return v;
+  }
+
+  private killDone(r: number): void {
+    if (r) this.api.decref(r);
+    else this.m._PyErr_Print();
+  }
+
+  private slowDone(v: number): void {
+    if (this.scratch.delete(v)) this.m._free(v);
+  }
+
+  private readonly scratch = new Set<number>();
+
+  /** Park `from`, deliver to `target`; the stub then suspends in `wait` on the returned code's promise. */
+  private transfer(from: Cont, target: Cont, payload: number, throwing: boolean): number {
+    if (target.data.kind === "greenlet") target.data.enteredFrom = from;
+    target.data.throwing = throwing;
+    this.pending = from.switcher.switchFrom(from, target, payload);
+    return 1;
+  }
+
+  private pending: Promise<number> | null = null;
+
+  private takePending(): Promise<number> {
+    const p = this.pending!;
+    this.pending = null;
+    return p;
+  }
+
+  /** `_greenwasm_greenlet.switch(target, payload, throwing)`: the Python slow path's switch. */
+  private slowSwitchBuiltin(_self: number, args: number, nargs: number): number {
+    const api = this.api;
+    if (nargs !== 3) return this.fail(api.typeError, "switch(target, payload, throwing) takes 3 arguments");
+    if (!this.m.validSuspender.value) {
+      return this.fail(this.py.errorType,
+        "cannot switch greenlets here: this Python code was called synchronously from JavaScript " +
+        "(a JavaScript frame sits between the greenlets). Enter Python through greenwasm's runtime " +
+        "(runCode/runFile/runModule) or by awaiting an async Python function.");
+    }
+    const from = this.currentCont();
+    const target = this.resolveTarget(api.arg(args, 0), from);
+    const payload = api.arg(args, 1);
+    const throwing = api.isTrue(api.arg(args, 2));
+    if (!target) return this.fail(this.py.errorType, "cannot switch to this greenlet: it has no live stack in this thread");
+    if (target === from) {
+      api.incref(payload);
+      if (throwing) {
+        this.m._PyErr_SetRaisedException(payload);
+        this.immediateValue = 0;
+      } else {
+        this.immediateValue = payload;
+      }
+      return -1;
+    }
+    if (target.switcher !== from.switcher) return this.fail(this.py.errorType, "cannot switch to a different thread");
+    if (target.state !== "new" && target.state !== "suspended") {
+      return this.fail(this.py.errorType, `cannot switch to a ${target.state} greenlet`);
+    }
+    api.incref(payload);
+    return this.transfer(from, target, payload, throwing);
+  }
+
+  private fail(type: number, msg: string): number {
+    this.api.setError(type, msg);
+    this.immediateValue = 0;
+    return -1;
+  }
+
+  private after(id: number): number {
+    const c = continuationById<ContData>(id);
+    const payload = c.switcher.resumed(c);
+    if (!c.data.throwing) return payload;
+    c.data.throwing = false;
+    this.m._PyErr_SetRaisedException(payload);
+    return 0;
+  }
+
+  // ---- engine hooks ------------------------------------------------------
+
+  private park(c: Cont): void {
+    const m = this.m;
+    const obj = this.objOf(c);
+    if (obj) this.api.decrefNoSwitch(obj);
+    this.loopHint = m.HEAPU32[(c.data.tstate + this.layout.runningLoop) >> 2]!;
+    if (c.data.kind === "main") c.data.thread.lastMain = c;
+    if (!c.region) c.data.stackState = new m.StackState();
+    const ts = m._captureThreadState();
+    if (!ts) throw new SwitchError("greenlet: no Pyodide task to hand control back to");
+    c.data.tstate = ts;
+    this.regionActive = false;
+    this.lastCont = null;
+  }
+
+  private unpark(c: Cont): void {
+    const m = this.m;
+    if (c.data.stackState) {
+      c.data.stackState.restore();
+      c.data.stackState = null;
+    }
+    m._restoreThreadState(c.data.tstate);
+    m.validSuspender.value = true;
+    this.regionActive = c.region !== null;
+    this.lastCont = c;
+    if (c.data.kind === "greenlet") this.shareRunningLoop(c);
+    const obj = this.objOf(c);
+    if (obj) this.api.incref(obj);
+  }
+
+  /** A greenlet sees the running asyncio loop of the stack that switched into it (it lives in the tstate). */
+  private shareRunningLoop(c: Cont): void {
+    const H = this.m.HEAPU32;
+    const slot = (c.data.tstate + this.layout.runningLoop) >> 2;
+    const have = H[slot]!;
+    const want = this.loopHint;
+    if (want === have) return;
+    if (want) this.api.incref(want);
+    H[slot] = want;
+    if (have) this.api.decref(have);
+  }
+
+  /** Pyodide reads Module.stackStop only when it suspends; see the class invariant. */
+  private installStackStopView(): void {
+    const mod = this.m as unknown as Record<string, unknown>;
+    this.stackStopStore = (mod["stackStop"] as number | undefined) ?? 0;
+    Object.defineProperty(mod, "stackStop", {
+      configurable: true,
+      get: () => {
+        const c = this.lastCont;
+        if (!this.regionActive || !c || !c.region) return this.stackStopStore;
+        const sp = this.m.stackSave();
+        this.hostSuspended.set(sp, c);
+        this.regionActive = false;
+        this.lastCont = null;
+        this.m.stackRestore(c.outerSp);
+        return sp;
+      },
+      set: (v: number) => {
+        const c = this.hostSuspended.get(v);
+        if (c) {
+          this.hostSuspended.delete(v);
+          c.outerSp = this.m.stackSave();
+          this.regionActive = true;
+          this.lastCont = c;
+        }
+        this.stackStopStore = v;
+      },
+    });
+  }
+
+  private start(c: Cont): Promise<number> {
+    const m = this.m;
+    const ts = m._PyThreadState_New(this.interp);
+    if (!ts) throw new SwitchError("greenlet: cannot allocate a thread state");
+    const region = c.region!;
+    m._PyUnstable_ThreadState_SetStackProtection(ts, region.base, region.top - region.base);
+    this.inheritThreadState(ts, m._PyThreadState_Get());
+    c.data.tstate = ts;
+    c.data.tstateId = this.readId(ts);
+    if (c.data.pendingContext) {
+      this.m.HEAPU32[(ts + this.layout.context) >> 2] = c.data.pendingContext; // reference moves in
+      c.data.pendingContext = 0;
+    }
+    this.byTstate.set(ts, c);
+    return this.tramp.entry(c.id);
+  }
+
+  /** A new stack shares its thread's dict and thread-locals; its context starts empty. */
+  private inheritThreadState(ts: number, from: number): void {
+    const { dict, localKey, localSentinel } = this.layout;
+    const H = this.m.HEAPU32;
+    for (const off of [dict, localKey, localSentinel]) {
+      const v = H[(from + off) >> 2]!;
+      if (v) this.api.incref(v);
+      H[(ts + off) >> 2] = v;
+    }
+  }
+
+  /** The start payload is the tuple (run, args, kwargs-or-None), owned until `leave`. */
+  private enter(id: number): number {
+    const c = continuationById<ContData>(id);
+    c.data.startPayload = c.switcher.entered(c);
+    return this.startItem(id, 0);
+  }
+
+  private startItem(id: number, i: number): number {
+    const p = continuationById<ContData>(id).data.startPayload;
+    const item = this.m._PyTuple_GetItem(p, i);
+    return item === this.api.none_ptr ? 0 : item;
+  }
+
+  /**
+   * A continuation's `run` returned (result) or raised (result 0). A thread
+   * entry just records the outcome. A greenlet asks Python's
+   * `_on_finish(outcome, raised)` where control goes — it returns
+   * (target, payload, throwing) and runs with switching disabled (a JS frame
+   * is on the stack here).
+   */
+  private leave(id: number, result: number): number {
+    const c = continuationById<ContData>(id);
+    const api = this.api;
+    const m = this.m;
+    const raised = result === 0;
+    const outcome = raised ? m._PyErr_GetRaisedException() : result;
+    if (c.data.startPayload) api.decref(c.data.startPayload);
+    c.data.startPayload = 0;
+    if (c.data.kind === "main") {
+      c.data.outcome = raised ? { result: 0, error: outcome } : { result: outcome, error: 0 };
+      c.switcher.exited(c);
+      return 0;
+    }
+    const decision = api.callNoSwitch(this.py.onFinish, api.tuple2(outcome, api.bool(raised)));
+    let target: Cont | null = null;
+    let payload = 0;
+    let throwing = false;
+    if (decision) {
+      target = this.resolveTarget(m._PyTuple_GetItem(decision, 0), c);
+      payload = api.newRef(m._PyTuple_GetItem(decision, 1));
+      throwing = api.isTrue(m._PyTuple_GetItem(decision, 2));
+      api.decref(decision);
+    } else {
+      payload = m._PyErr_GetRaisedException();
+      throwing = true;
+    }
+    if (!target || (target.state !== "new" && target.state !== "suspended")) {
+      // Nowhere legitimate to go: wake the thread's last main instance with the error.
+      target = c.data.thread.lastMain;
+      if (!target || target.state !== "suspended") throw new SwitchError("greenlet finished with no live parent to resume");
+    }
+    this.byObj.delete(c.data.obj);
+    if (target.data.kind === "greenlet" && !target.data.enteredFrom) target.data.enteredFrom = c.data.enteredFrom;
+    target.data.throwing = throwing;
+    c.switcher.finishFrom(c, target, payload);
+    c.switcher.exited(c);
+    return 0;
+  }
+
+  private settled(c: Cont, error: unknown): void {
+    if (error !== undefined) {
+      console.error(`greenlet: a stack failed: ${String((error as Error)?.stack ?? error)}`);
+      if (c.data.kind === "greenlet") {
+        const main = c.data.thread.lastMain;
+        if (main?.state === "suspended") main.switcher.recover(main, 0);
+      } else if (!c.data.outcome) {
+        c.data.outcome = { result: 0, error: 0 };
+      }
+    }
+    this.destroy(c);
+    if (c.data.kind === "main") c.data.onExit?.(c.data.outcome ?? { result: 0, error: 0 });
+  }
+
+  destroy(c: Cont): void {
+    const m = this.m;
+    if (c.state !== "finished") c.switcher.discard(c);
+    if (c.data.kind === "greenlet") this.byObj.delete(c.data.obj);
+    else c.data.thread.instances.delete(c);
+    if (c.data.thread.lastMain === c) c.data.thread.lastMain = null;
+    if (this.lastCont === c) this.lastCont = null;
+    if (c.data.tstate && this.byTstate.get(c.data.tstate) === c) {
+      this.byTstate.delete(c.data.tstate);
+      m._PyThreadState_Clear(c.data.tstate);
+      m._PyThreadState_Delete(c.data.tstate);
+      c.data.tstate = 0;
+    }
+    if (c.data.pendingContext) this.api.decref(c.data.pendingContext);
+    c.data.pendingContext = 0;
+    if (c.data.block) {
+      m._free(c.data.block);
+      c.data.block = 0;
+    }
+  }
+
+  // ---- continuations for greenlets and runtime threads --------------------
+
+  /** A new (not yet started) continuation for greenlet object `obj` in `thread`. */
+  spawn(obj: number, thread: GreenThread): Cont | null {
+    const region = this.allocRegion(this.stackSize);
+    if (!region) return null;
+    const c = thread.switcher.create(this.data("greenlet", thread, 0), region.region);
+    c.data.block = region.block;
+    c.data.obj = obj;
+    this.byObj.set(obj, c);
+    return c;
+  }
+
+  private allocRegion(size: number): { block: number; region: StackRegion } | null {
+    const block = this.m._malloc(size);
+    return block ? { block, region: makeRegion(block, size) } : null;
+  }
+
+  /**
+   * Run `fn(*args, **kwargs)` (borrowed references) as a new greenlet thread on
+   * its own stack. Resolves when it returns; the outcome's references are owned
+   * by the caller.
+   */
+  runThread(fn: number, args: number, kwargs: number): Promise<ThreadOutcome> {
+    const thread = this.newThread();
+    const region = this.allocRegion(this.threadStackSize);
+    if (!region) return Promise.reject(new SwitchError("cannot allocate a thread stack"));
+    const c = thread.switcher.create(this.data("main", thread, 0), region.region);
+    c.data.block = region.block;
+    thread.instances.add(c);
+    const api = this.api;
+    const inner = api.tuple4(api.long(thread.token), api.newRef(fn), api.newRef(args), kwargs ? api.newRef(kwargs) : api.none());
+    const payload = api.tuple3(api.newRef(this.py.threadMain), inner, api.none());
+    return new Promise<ThreadOutcome>((resolve) => {
+      c.data.onExit = (o) => {
+        this.threads.delete(thread.token);
+        if (thread.mainObj) api.decref(thread.mainObj);
+        thread.mainObj = 0;
+        resolve(o);
+      };
+      thread.switcher.launch(c, payload);
+    });
+  }
+}
+
+function checkSize(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 32 * 1024) throw new RangeError(`greenlet ${name} must be an integer >= 32768, got ${v}`);
+  return v;
+}

@@ -1,0 +1,117 @@
+import type { PyodideInternals } from "../pyodide.ts";
+
+/**
+ * The handful of CPython C-API operations the greenlet host performs from JS.
+ * Pointers are wasm32 addresses. Functions named like CPython's keep its
+ * reference semantics: `long`, `bool`, `none`, `newRef`, `tuple2` return new
+ * references; `arg`/`argObj` return borrowed ones.
+ */
+export class PyApi {
+  readonly m: PyodideInternals;
+  readonly none_ptr: number;
+  readonly typeError: number;
+  readonly memoryError: number;
+  private readonly msgBuf: { ptr: number; size: number } = { ptr: 0, size: 0 };
+
+  constructor(m: PyodideInternals) {
+    this.m = m;
+    this.none_ptr = m.__Py_NoneStruct;
+    // PyExc_* exports are addresses of `PyObject *` globals.
+    this.typeError = m.HEAPU32[m._PyExc_TypeError >> 2]!;
+    this.memoryError = m.HEAPU32[m._PyExc_MemoryError >> 2]!;
+  }
+
+  incref(p: number): void {
+    this.m._Py_IncRef(p);
+  }
+  decref(p: number): void {
+    this.m._Py_DecRef(p);
+  }
+  /** Drop a reference with stack switching disabled, so finalizers it runs cannot switch from under JS. */
+  decrefNoSwitch(p: number): void {
+    const vs = this.m.validSuspender;
+    const saved = vs.value;
+    vs.value = false;
+    try {
+      this.m._Py_DecRef(p);
+    } finally {
+      vs.value = saved;
+    }
+  }
+  /** Call `fn(*args)` (args: a tuple, stolen) with switching disabled; returns a new ref or 0. */
+  callNoSwitch(fn: number, args: number): number {
+    const vs = this.m.validSuspender;
+    const saved = vs.value;
+    vs.value = false;
+    try {
+      return this.m._PyObject_Call(fn, args, 0);
+    } finally {
+      vs.value = saved;
+      this.m._Py_DecRef(args);
+    }
+  }
+  newRef(p: number): number {
+    this.m._Py_IncRef(p);
+    return p;
+  }
+  none(): number {
+    return this.newRef(this.none_ptr);
+  }
+  bool(v: boolean): number {
+    return this.m._PyBool_FromLong(v ? 1 : 0);
+  }
+  long(n: number): number {
+    return this.m._PyLong_FromLong(n);
+  }
+  asLong(p: number): number {
+    return this.m._PyLong_AsLong(p);
+  }
+  /** The i-th argument of a METH_FASTCALL call (borrowed). */
+  arg(args: number, i: number): number {
+    return this.m.HEAPU32[(args >> 2) + i]!;
+  }
+  argObj(args: number, i: number): number {
+    return this.m.HEAPU32[(args >> 2) + i]!;
+  }
+  /** New tuples; they steal the references passed in. */
+  tuple1(a: number): number {
+    return this.tuple([a]);
+  }
+  tuple3(a: number, b: number, c: number): number {
+    return this.tuple([a, b, c]);
+  }
+  tuple4(a: number, b: number, c: number, d: number): number {
+    return this.tuple([a, b, c, d]);
+  }
+  tuple(items: number[]): number {
+    const t = this.m._PyTuple_New(items.length);
+    items.forEach((v, i) => this.m._PyTuple_SetItem(t, i, v));
+    return t;
+  }
+  isTrue(p: number): boolean {
+    return p === this.m.__Py_TrueStruct;
+  }
+  /** A new 2-tuple; steals the references to `a` and `b`. */
+  tuple2(a: number, b: number): number {
+    const t = this.m._PyTuple_New(2);
+    this.m._PyTuple_SetItem(t, 0, a);
+    this.m._PyTuple_SetItem(t, 1, b);
+    return t;
+  }
+  setError(type: number, msg: string): void {
+    const bytes = new TextEncoder().encode(msg);
+    if (this.msgBuf.size < bytes.length + 1) {
+      if (this.msgBuf.ptr) this.m._free(this.msgBuf.ptr);
+      this.msgBuf.size = bytes.length + 1;
+      this.msgBuf.ptr = this.m._malloc(this.msgBuf.size);
+    }
+    this.m.HEAPU8.set(bytes, this.msgBuf.ptr);
+    this.m.HEAPU8[this.msgBuf.ptr + bytes.length] = 0;
+    this.m._PyErr_SetString(type, this.msgBuf.ptr);
+  }
+  /** Set an exception and return NULL, for a builtin's error return. */
+  raise(type: number, msg: string): number {
+    this.setError(type, msg);
+    return 0;
+  }
+}

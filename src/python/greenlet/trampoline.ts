@@ -1,0 +1,206 @@
+import { encodeModule, op, ValType, suspending, promising } from "../../engine/index.ts";
+import type { FuncType } from "../../engine/index.ts";
+
+/**
+ * The wasm glue between CPython's calling conventions and the engine.
+ *
+ * Cross-language contract (wasm32):
+ * - a METH_FASTCALL builtin is `PyObject *f(PyObject *self, PyObject *const *args,
+ *   Py_ssize_t nargs)`: wasm (i32, i32, i32) -> i32;
+ * - a METH_FASTCALL|METH_KEYWORDS method is `f(self, args, nargsf, kwnames)`:
+ *   (i32, i32, i32, i32) -> i32; `args` holds nargs positional values then one
+ *   value per name in `kwnames`. Called through the method descriptor, slot
+ *   -1 of `args` holds `self`; through a bound builtin method it does not.
+ *
+ *   switch method(self, args, nargsf, kwnames):
+ *       r = fast(self, args, nargsf, kwnames)   -- plain import: checks, parks, returns a code
+ *       r > 0  -> after(wait())                  -- wait: Suspending; resolves to our id on resume
+ *       r == 0 -> v = slowArgs(self, args, nargsf, kwnames)   -- [self, *args, *kwvalues]
+ *                 res = PyObject_Vectorcall(slowFn(), v, nargs + 1, kwnames); slowDone(v); res
+ *       r < 0  -> immediate()                    -- a result ready without switching (or NULL)
+ *   switch builtin(self, args, nargs): r = slowSwitch(...); r > 0 ? after(wait()) : immediate()
+ *
+ * After a resume, if the imported global `killFlag` is set and the result is
+ * not NULL, the stub calls Python's `_kill_pending()` (wasm-to-wasm, so those
+ * kills may switch) and hands its result to `killDone`.
+ *
+ * A `Suspending` import suspends even when it returns a plain value, leaving
+ * a microtask gap in which other stacks run; so only `wait` suspends, and only
+ * after `fast`/`slowSwitch` parked this stack.
+ *   entry(id) = leave(id, PyObject_Call(enter(id), startArgs(id), startKwargs(id)))
+ *
+ * No JS frame sits between these stubs and the JSPI boundary: Pyodide's own
+ * wasm exports (PyObject_Call, PyObject_Vectorcall) are imported as wasm
+ * functions, so those calls stay wasm-to-wasm.
+ */
+const i32 = ValType.i32;
+const FASTCALL: FuncType = { params: [i32, i32, i32], results: [i32] };
+const METHOD: FuncType = { params: [i32, i32, i32, i32], results: [i32] };
+const V_I: FuncType = { params: [], results: [i32] };
+const I_I: FuncType = { params: [i32], results: [i32] };
+const II_I: FuncType = { params: [i32, i32], results: [i32] };
+
+export type FastcallFn = (self: number, args: number, nargs: number) => number;
+export type MethodFn = (self: number, args: number, nargsf: number, kwnames: number) => number;
+
+export interface TrampolineImports {
+  fast: MethodFn;
+  slowSwitch: (self: number, args: number, nargs: number) => number;
+  /** The promise of the switch `fast`/`slowSwitch` just started (resolves to the parked stack's id). */
+  wait: () => Promise<number>;
+  slowFn: () => number;
+  slowArgs: (self: number, args: number, nargsf: number, kwnames: number) => number;
+  slowDone: (vector: number) => void;
+  /** `_kill_pending` and an empty tuple (borrowed), and what to do with its result. */
+  killFn: () => number;
+  emptyTuple: () => number;
+  killDone: (result: number) => void;
+  /** Set to 1 by the host while kills are pending. */
+  killFlag: WebAssembly.Global;
+  after: (id: number) => number;
+  immediate: () => number;
+  /** Returns `run` (borrowed); `startArgs`/`startKwargs` return its arguments (borrowed; kwargs may be 0). */
+  enter: (id: number) => number;
+  startArgs: (id: number) => number;
+  startKwargs: (id: number) => number;
+  leave: (id: number, result: number) => number;
+  /** Pyodide's raw wasm exports. */
+  call: Function;
+  vectorcall: Function;
+  /** Plain (non-suspending) builtins, by name. */
+  builtins: Record<string, FastcallFn>;
+}
+
+export interface Trampolines {
+  /** The METH_FASTCALL|METH_KEYWORDS `switch` method. */
+  switchMethod: Function;
+  /** Wasm functions for METH_FASTCALL builtins, by name (including "switch"). */
+  builtins: Record<string, Function>;
+  /** Start a new continuation's stack; resolves when its entry returns. */
+  entry: (id: number) => Promise<number>;
+}
+
+const IF_I32 = [0x04, i32];
+const ELSE = [0x05];
+const END = [0x0b];
+const I32_GT_S = [0x4a];
+const I32_EQZ = [0x45];
+const I32_AND = [0x71];
+const I32_ADD = [0x6a];
+
+export function buildTrampolines(imp: TrampolineImports): Trampolines {
+  const names = Object.keys(imp.builtins);
+  const imports = [
+    { module: "g", name: "fast", type: METHOD },
+    { module: "g", name: "slowSwitch", type: FASTCALL },
+    { module: "g", name: "slowFn", type: V_I },
+    { module: "g", name: "after", type: I_I },
+    { module: "g", name: "immediate", type: V_I },
+    { module: "g", name: "enter", type: I_I },
+    { module: "g", name: "startArgs", type: I_I },
+    { module: "g", name: "startKwargs", type: I_I },
+    { module: "g", name: "leave", type: II_I },
+    { module: "g", name: "call", type: FASTCALL },
+    { module: "g", name: "vectorcall", type: METHOD },
+    { module: "g", name: "slowArgs", type: METHOD },
+    { module: "g", name: "slowDone", type: { params: [i32], results: [] } },
+    { module: "g", name: "wait", type: V_I },
+    { module: "g", name: "killFn", type: V_I },
+    { module: "g", name: "emptyTuple", type: V_I },
+    { module: "g", name: "killDone", type: { params: [i32], results: [] } },
+    ...names.map((n) => ({ module: "b", name: n, type: FASTCALL })),
+  ];
+  const [FAST, SLOW_SWITCH, SLOW_FN, AFTER, IMMEDIATE, ENTER, ARGS, KWARGS, LEAVE, CALL, VECTORCALL, SLOW_ARGS, SLOW_DONE, WAIT,
+    KILL_FN, EMPTY, KILL_DONE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const FIRST_BUILTIN = 17;
+  const KILL_FLAG = 0; // imported global
+  const VOID = 0x40;
+  /** Resume, keep the result in local `res`, run pending kills if flagged, push `res`. */
+  const resume = (res: number) => [
+    ...op.call(WAIT), ...op.call(AFTER), ...op.localSet(res),
+    ...op.globalGet(KILL_FLAG), 0x04, VOID,
+      ...op.localGet(res), 0x04, VOID,
+        ...op.call(KILL_FN), ...op.call(EMPTY), ...op.i32Const(0), ...op.call(CALL), ...op.call(KILL_DONE),
+      ...END,
+    ...END,
+    ...op.localGet(res),
+  ];
+  const [R, V, RES] = [4, 5, 6]; // locals of the method stub (after its 4 params)
+  const methodBody = [
+    ...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.localGet(3), ...op.call(FAST), ...op.localSet(R),
+    ...op.localGet(R), ...op.i32Const(0), ...I32_GT_S, ...IF_I32,
+      ...resume(RES),
+    ...ELSE,
+      ...op.localGet(R), ...I32_EQZ, ...IF_I32,
+        ...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.localGet(3), ...op.call(SLOW_ARGS), ...op.localSet(V),
+        ...op.call(SLOW_FN),
+        ...op.localGet(V),
+        ...op.localGet(2), ...op.i32Const(0x7fffffff), ...I32_AND, ...op.i32Const(1), ...I32_ADD,
+        ...op.localGet(3),
+        ...op.call(VECTORCALL), ...op.localSet(RES),
+        ...op.localGet(V), ...op.call(SLOW_DONE),
+        ...op.localGet(RES),
+      ...ELSE,
+        ...op.call(IMMEDIATE),
+      ...END,
+    ...END,
+  ];
+  const [RB, RESB] = [3, 4]; // locals of the builtin stub
+  const builtinBody = [
+    ...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.call(SLOW_SWITCH), ...op.localSet(RB),
+    ...op.localGet(RB), ...op.i32Const(0), ...I32_GT_S, ...IF_I32,
+      ...resume(RESB),
+    ...ELSE,
+      ...op.call(IMMEDIATE),
+    ...END,
+  ];
+  const funcs = [
+    { type: METHOD, locals: [i32, i32, i32], export: "switchMethod", body: methodBody },
+    { type: FASTCALL, locals: [i32, i32], export: "switch", body: builtinBody },
+    {
+      type: I_I,
+      export: "entry",
+      body: [
+        ...op.localGet(0),
+        ...op.localGet(0), ...op.call(ENTER),
+        ...op.localGet(0), ...op.call(ARGS),
+        ...op.localGet(0), ...op.call(KWARGS),
+        ...op.call(CALL), ...op.call(LEAVE),
+      ],
+    },
+    ...names.map((n, i) => ({
+      type: FASTCALL,
+      export: `b_${n}`,
+      body: [...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.call(FIRST_BUILTIN + i)],
+    })),
+  ];
+  const globals = [{ module: "g", name: "killFlag", global: { type: i32, mutable: true } }];
+  const module = new WebAssembly.Module(encodeModule(imports, funcs, globals) as BufferSource);
+  const instance = new WebAssembly.Instance(module, {
+    g: {
+      fast: imp.fast,
+      slowSwitch: imp.slowSwitch,
+      wait: suspending(imp.wait as (...a: never[]) => unknown) as unknown as Function,
+      slowFn: imp.slowFn,
+      after: imp.after,
+      immediate: imp.immediate,
+      enter: imp.enter,
+      startArgs: imp.startArgs,
+      startKwargs: imp.startKwargs,
+      leave: imp.leave,
+      call: imp.call,
+      vectorcall: imp.vectorcall,
+      slowArgs: imp.slowArgs,
+      slowDone: imp.slowDone,
+      killFn: imp.killFn,
+      emptyTuple: imp.emptyTuple,
+      killDone: imp.killDone,
+      killFlag: imp.killFlag,
+    },
+    b: imp.builtins as unknown as Record<string, Function>,
+  });
+  const ex = instance.exports as Record<string, Function>;
+  const builtins: Record<string, Function> = { switch: ex["switch"]! };
+  for (const n of names) builtins[n] = ex[`b_${n}`]!;
+  return { switchMethod: ex["switchMethod"]!, builtins, entry: promising<[number], number>(ex["entry"]!) };
+}

@@ -1,0 +1,105 @@
+import type { PyodideInternals } from "../pyodide.ts";
+
+/**
+ * Byte offsets of the PyThreadState fields greenlet reads or writes, found by
+ * probing a scratch thread state at startup instead of trusting a header:
+ * the layout of CPython 3.14's `struct _ts`/`_PyThreadStateImpl` on wasm32
+ * depends on build flags. Each probe mutates one field through a public API
+ * and looks for the one word that changed to the expected value.
+ */
+export interface TstateLayout {
+  /** `PyObject *dict` (threading dict, shared by every greenlet of a thread). */
+  dict: number;
+  /** `PyObject *context` (contextvars; a greenlet's `gr_context`). */
+  context: number;
+  /** `uint64_t context_ver`, bumped whenever `context` is replaced. */
+  contextVer: number;
+  /** `PyObject *threading_local_key` and `threading_local_sentinel` (thread locals). */
+  localKey: number;
+  localSentinel: number;
+  /** `_PyThreadStateImpl.asyncio_running_loop`. */
+  runningLoop: number;
+}
+
+const SCAN_WORDS = 1024; // 4 KiB: larger than _PyThreadStateImpl on 3.14 wasm32
+
+export class LayoutProbeError extends Error {
+  override name = "LayoutProbeError";
+}
+
+function words(m: PyodideInternals, ts: number): Uint32Array {
+  return m.HEAPU32.slice(ts >> 2, (ts >> 2) + SCAN_WORDS);
+}
+
+function find(before: Uint32Array, after: Uint32Array, pred: (v: number, old: number, i: number) => boolean, what: string): number {
+  const hits: number[] = [];
+  for (let i = 0; i < after.length; i++) if (pred(after[i]!, before[i]!, i)) hits.push(i * 4);
+  if (hits.length !== 1) throw new LayoutProbeError(`cannot locate PyThreadState.${what} (${hits.length} candidates)`);
+  return hits[0]!;
+}
+
+/** Run `code` with `ts` as the current thread state. */
+function runIn(m: PyodideInternals, ts: number, code: string): void {
+  const src = m.stringToNewUTF8(code);
+  const old = m._PyThreadState_Swap(ts);
+  try {
+    if (m._PyRun_SimpleString(src) !== 0) throw new LayoutProbeError(`probe failed: ${code}`);
+  } finally {
+    m._PyThreadState_Swap(old);
+    m._free(src);
+  }
+}
+
+export function probeTstateLayout(m: PyodideInternals): TstateLayout {
+  const ts = m._PyThreadState_New(m._PyInterpreterState_Get());
+  try {
+    let before = words(m, ts);
+    const dictPtr = m.__PyThreadState_GetDict(ts);
+    const dict = find(before, words(m, ts), (v, old) => v === dictPtr && old === 0, "dict");
+
+    before = words(m, ts);
+    runIn(m, ts, "import contextvars\ncontextvars.ContextVar('greenwasm_probe').set(1)");
+    let after = words(m, ts);
+    const contextType = m._PyContext_Type;
+    const context = find(before, after, (v, old) => old === 0 && v !== 0 && m.HEAPU32[(v + 4) >> 2] === contextType, "context");
+    // `uint64_t context_ver; uint64_t id;` follow `context`, 8-aligned; check
+    // the layout through `id`, which PyThreadState_GetID reports.
+    const contextVer = (context + 4 + 7) & ~7;
+    const id = m._PyThreadState_GetID(ts);
+    const idLow = m.HEAPU32[(ts + contextVer + 8) >> 2]!;
+    if (BigInt(idLow) !== (id & 0xffffffffn)) throw new LayoutProbeError("cannot locate PyThreadState.context_ver");
+
+    before = words(m, ts);
+    runIn(m, ts, "import threading\nthreading.local().__dict__");
+    after = words(m, ts);
+    const fresh: number[] = [];
+    for (let i = 0; i < SCAN_WORDS; i++) if (before[i] === 0 && after[i] !== 0 && i * 4 !== dict) fresh.push(i * 4);
+    const pair = fresh.filter((off) => fresh.includes(off + 4));
+    if (pair.length !== 1) throw new LayoutProbeError(`cannot locate threading_local_key (${fresh.join(",")})`);
+    const localKey = pair[0]!;
+
+    runIn(m, ts, "import asyncio, builtins\nbuiltins._greenwasm_probe = object()\nasyncio._set_running_loop(builtins._greenwasm_probe)");
+    const probeObj = lookupBuiltin(m, ts, "_greenwasm_probe");
+    const runningLoop = find(new Uint32Array(SCAN_WORDS), words(m, ts), (v) => v === probeObj, "asyncio_running_loop");
+    runIn(m, ts, "import asyncio, builtins\nasyncio._set_running_loop(None)\ndel builtins._greenwasm_probe");
+
+    return { dict, context, contextVer, localKey, localSentinel: localKey + 4, runningLoop };
+  } finally {
+    m._PyThreadState_Clear(ts);
+    m._PyThreadState_Delete(ts);
+  }
+}
+
+function lookupBuiltin(m: PyodideInternals, ts: number, name: string): number {
+  const old = m._PyThreadState_Swap(ts);
+  try {
+    const builtins = m._PyEval_GetBuiltins();
+    const key = m.stringToNewUTF8(name);
+    const obj = m._PyDict_GetItemString(builtins, key);
+    m._free(key);
+    if (!obj) throw new LayoutProbeError(`probe object ${name} missing`);
+    return obj;
+  } finally {
+    m._PyThreadState_Swap(old);
+  }
+}

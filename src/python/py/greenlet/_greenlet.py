@@ -1,0 +1,483 @@
+"""greenlet on greenwasm.
+
+Each greenlet runs on its own WebAssembly stack (JSPI), its own C-stack region
+and its own PyThreadState; ``_greenwasm_greenlet`` (installed by the host, see
+src/python/greenlet/host.ts) moves control between them. This module keeps
+greenlet's semantics: value packing, parents, dead-ancestor fall-through,
+GreenletExit, throw, tracing, contexts and kill-on-collect.
+
+Host contract (greenlets are passed as objects):
+  switch(target, payload, throwing) -> what is delivered to us  (suspends)
+  spawn(g)          give not-yet-started greenlet g a stack in this thread
+  current()         the running greenlet (a thread's main greenlet is made by _make_main)
+  thread()          the current thread's token; set_slow(flag); can_switch()
+  get_context(g) / set_context(g, ctx); get_frame(g); discard(g); stats()
+greenlet.switch is replaced by a C-level method whose fast path (one
+positional argument, a started greenlet of this thread, no tracer) never runs
+Python; everything else comes to _switch_slow. A started greenlet's first
+payload is (run, args, kwargs-or-None). When its run returns or raises, the
+host calls _on_finish(outcome, raised) and goes where its (target, payload,
+throwing) says. After a switch that left kills pending, the host calls
+_kill_pending() on the resumed stack.
+
+Internal state lives in slots read through their descriptors, so subclasses
+that override __getattribute__ cannot disturb it (greenlet keeps it in C).
+"""
+
+import contextvars as _contextvars
+import sys as _sys
+import types as _types
+
+import _greenwasm_greenlet as _gw
+
+__all__ = ["greenlet", "getcurrent", "GreenletExit", "error", "settrace", "gettrace"]
+
+# The greenlet thread of the running code; runtime entries set it, asyncio tasks inherit it.
+_THREAD = _contextvars.ContextVar("greenwasm_thread")
+
+
+class error(Exception):
+    pass
+
+
+class GreenletExit(BaseException):
+    pass
+
+
+_UNSET = object()
+_NEW, _ACTIVE, _DEAD = 0, 1, 2
+_trace = None
+_pending_kill = []
+_pending_context = {}
+
+
+class _greenlet_state:
+    __slots__ = ("_gr_state", "_gr_parent", "_gr_thread", "_gr_run", "__dict__", "__weakref__")
+
+
+_state_get = _greenlet_state._gr_state.__get__
+_state_set = _greenlet_state._gr_state.__set__
+_parent_get = _greenlet_state._gr_parent.__get__
+_parent_set = _greenlet_state._gr_parent.__set__
+_thread_get = _greenlet_state._gr_thread.__get__
+_thread_set = _greenlet_state._gr_thread.__set__
+_run_get = _greenlet_state._gr_run.__get__
+_run_set = _greenlet_state._gr_run.__set__
+_dict_descr = _greenlet_state.__dict__["__dict__"]
+
+
+def _dict_get(self):
+    return _dict_descr.__get__(self)
+
+
+def _dict_set(self, value):
+    if not isinstance(value, dict):
+        raise TypeError("__dict__ must be set to a dictionary, not a '%s'" % type(value).__name__)
+    _dict_descr.__set__(self, value)
+
+
+def _dict_del(self):
+    raise TypeError("cannot delete __dict__")
+
+
+def _pack(args, kwargs):
+    if kwargs:
+        return (args, kwargs) if args else kwargs
+    return args[0] if len(args) == 1 else args
+
+
+def _raiser(exc):
+    raise exc
+
+
+class greenlet(_greenlet_state):
+    """A micro-thread: greenlet(run=None, parent=None)."""
+
+    __slots__ = ()
+    __dict__ = property(_dict_get, _dict_set, _dict_del)
+
+    getcurrent = staticmethod(lambda: getcurrent())
+    GreenletExit = GreenletExit
+    error = error
+
+    def __new__(cls, *args, **kwargs):
+        self = object.__new__(cls)
+        _state_set(self, _NEW)
+        _parent_set(self, None)
+        _thread_set(self, 0)
+        _run_set(self, _UNSET)
+        return self
+
+    def __init__(self, *args, **kwargs):
+        names = ("run", "parent")
+        if len(args) > 2:
+            raise TypeError("greenlet() takes at most 2 positional arguments (%d given)" % len(args))
+        given = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in names:
+                raise TypeError("greenlet() got an unexpected keyword argument %r" % k)
+            if k in given:
+                raise TypeError("greenlet() got multiple values for argument %r" % k)
+            given[k] = v
+        if "run" in given:
+            _set_run(self, given["run"])
+        parent = given.get("parent")
+        _set_parent(self, getcurrent() if parent is None else parent)
+
+    # -- attributes ---------------------------------------------------------
+
+    @property
+    def run(self):
+        run = _run_get(self)
+        if _state_get(self) != _NEW or run is _UNSET:
+            raise AttributeError("run")
+        return run
+
+    @run.setter
+    def run(self, value):
+        _set_run(self, value)
+
+    @run.deleter
+    def run(self):
+        _set_run(self, _UNSET)
+
+    @property
+    def parent(self):
+        return _parent_get(self)
+
+    @parent.setter
+    def parent(self, value):
+        _set_parent(self, value)
+
+    @parent.deleter
+    def parent(self):
+        raise AttributeError("can't delete attribute")
+
+    @property
+    def dead(self):
+        return _state_get(self) == _DEAD
+
+    def __bool__(self):
+        return _state_get(self) == _ACTIVE
+
+    @property
+    def gr_frame(self):
+        if _state_get(self) != _ACTIVE or self is getcurrent():
+            return None
+        f = _gw.get_frame(self)
+        while f is not None and f.f_code.co_filename == __file__:
+            f = f.f_back
+        return f
+
+    @property
+    def gr_context(self):
+        state = _state_get(self)
+        if state == _DEAD:
+            return None
+        if state == _NEW:
+            return _pending_context.get(id(self))
+        return _gw.get_context(self)
+
+    @gr_context.setter
+    def gr_context(self, value):
+        if value is not None and not isinstance(value, _contextvars.Context):
+            raise TypeError("greenlet context must be a contextvars.Context or None")
+        state = _state_get(self)
+        if state != _NEW and _thread_get(self) != _gw.thread():
+            raise ValueError("cannot set the context of a greenlet that belongs to a different thread")
+        if state == _DEAD:
+            raise AttributeError("cannot set the context of a dead greenlet")
+        if state == _NEW:
+            if value is None:
+                _pending_context.pop(id(self), None)
+            else:
+                _pending_context[id(self)] = value
+            return
+        _gw.set_context(self, value)
+
+    @gr_context.deleter
+    def gr_context(self):
+        raise AttributeError("can't delete context attribute")
+
+    # -- switching ----------------------------------------------------------
+
+    def switch(self, *args, **kwargs):
+        """Switch to this greenlet; returns what is switched back to us."""
+        return _switch_slow(self, *args, **kwargs)  # replaced by the host's C method
+
+    def throw(self, typ=None, val=None, tb=None):
+        """Switch to this greenlet and raise an exception there (default GreenletExit)."""
+        if _pending_kill:
+            _kill_pending()
+        return _switch_to(self, (), None, _make_exception(typ, val, tb))
+
+    # -- lifetime -----------------------------------------------------------
+
+    def __del__(self):
+        state = _state_get(self)
+        if state != _ACTIVE or _parent_get(self) is None:
+            if state == _NEW:
+                _pending_context.pop(id(self), None)
+            return
+        if _thread_get(self) != _gw.thread():
+            # A suspended greenlet of another (maybe finished) thread can never be
+            # resumed from here: release its stack and thread state.
+            _gw.discard(self)
+            return
+        if not _gw.can_switch():
+            _pending_kill.append(self)  # resurrected; killed right after the current switch
+            _gw.set_slow(True)
+            return
+        _kill(self)
+
+    def __copy__(self):
+        raise TypeError("cannot serialize '%s' object" % type(self).__name__)
+
+    def __deepcopy__(self, memo):
+        raise TypeError("cannot serialize '%s' object" % type(self).__name__)
+
+    def __reduce__(self):
+        raise TypeError("cannot serialize '%s' object" % type(self).__name__)
+
+    def __repr__(self):
+        tname = type(self).__module__ + "." + type(self).__qualname__
+        state = _state_get(self)
+        bits = []
+        if state != _NEW and _parent_get(self) is None:
+            bits.append("main")
+        if state == _DEAD:
+            bits.append("dead")
+        elif state == _ACTIVE:
+            if self is getcurrent():
+                bits.append("current")
+            bits += ["active", "started"]
+        return "<%s object at 0x%x (otid=0x%x)%s>" % (
+            tname, id(self), _thread_get(self), (" " + " ".join(bits)) if bits else "")
+
+
+def _set_run(g, value):
+    if _state_get(g) != _NEW:
+        raise AttributeError("run cannot be set after the start of the greenlet")
+    _run_set(g, value)
+
+
+def _set_parent(g, value):
+    if not isinstance(value, greenlet):
+        raise TypeError("parent must be a greenlet")
+    state = _state_get(g)
+    if _parent_get(g) is None and state == _ACTIVE:
+        raise AttributeError("cannot set the parent of a main greenlet")
+    p = value
+    while p is not None:
+        if p is g:
+            raise ValueError("cyclic parent chain")
+        p = _parent_get(p)
+    thread = _thread_get(value)
+    if state != _NEW and thread != _thread_get(g):
+        raise ValueError("parent cannot be on a different thread")
+    _parent_set(g, value)
+    _thread_set(g, thread)
+
+
+def _make_exception(typ, val, tb):
+    if typ is None:
+        typ = GreenletExit
+    if isinstance(typ, BaseException):
+        if val is not None:
+            raise TypeError("instance exception may not have a separate value")
+        exc = typ
+    elif isinstance(typ, type) and issubclass(typ, BaseException):
+        if isinstance(val, typ):
+            exc = val
+        elif val is None:
+            exc = typ()
+        elif isinstance(val, tuple):
+            exc = typ(*val)
+        else:
+            exc = typ(val)
+    else:
+        raise TypeError("exceptions must be classes, or instances, not %s" % type(typ).__name__)
+    if tb is not None:
+        if not isinstance(tb, _types.TracebackType):
+            raise TypeError("throw() third argument must be a traceback object")
+        exc = exc.with_traceback(tb)
+    return exc
+
+
+def _live(target):
+    """The nearest live greenlet at or above `target`."""
+    while _state_get(target) == _DEAD:
+        target = _parent_get(target)
+    return target
+
+
+def _start(target, args, kwargs, throw):
+    """First payload for not-started `target`; None if it got started meanwhile."""
+    run = target.run  # may run a subclass's __getattribute__, even switch to target
+    if _state_get(target) != _NEW:
+        return None
+    _gw.spawn(target)
+    _state_set(target, _ACTIVE)
+    _run_set(target, _UNSET)
+    ctx = _pending_context.pop(id(target), None)
+    if ctx is not None:
+        _gw.set_context(target, ctx)
+    if throw is not None:
+        return (_raiser, (throw,), None)
+    return (run, args, kwargs or None)
+
+
+def _switch_slow(self, *args, **kwargs):
+    if _pending_kill:
+        _kill_pending()
+    return _switch_to(self, args, kwargs, None)
+
+
+def _switch_to(target, args, kwargs, throw):
+    """Switch to `target` with a value (args/kwargs) or an exception (`throw`)."""
+    current = getcurrent()
+    target = _live(target)
+    if _thread_get(target) != _thread_get(current):
+        raise error("cannot switch to a different thread")
+    if target is current:
+        if throw is not None:
+            raise throw
+        return _pack(args, kwargs)
+    payload = _start(target, args, kwargs, throw) if _state_get(target) == _NEW else None
+    if payload is not None:
+        throwing = False
+    elif throw is not None:
+        payload, throwing = throw, True
+    else:
+        payload, throwing = _pack(args, kwargs), False
+    if _trace is not None:
+        _call_trace("throw" if throw is not None else "switch", current, target)
+    del current, args, kwargs, throw
+    return _gw.switch(target, payload, throwing)
+
+
+def _on_finish(outcome, raised):
+    """Called by the host when a greenlet's run returned or raised."""
+    me = _gw.current()
+    _state_set(me, _DEAD)
+    if raised and not isinstance(outcome, GreenletExit):
+        throw, value = outcome, None
+    else:
+        throw, value = None, outcome
+    target = _parent_get(me)
+    while True:
+        target = _live(target)
+        try:
+            payload = _start(target, (value,) if throw is None else (), None, throw) \
+                if _state_get(target) == _NEW else None
+        except BaseException as e:  # a parent that cannot start: its error goes further up
+            throw, value = e, None
+            target = _parent_get(target)
+            continue
+        if payload is not None:
+            throwing = False
+        else:
+            payload, throwing = (throw, True) if throw is not None else (value, False)
+        break
+    if _trace is not None:
+        try:
+            _call_trace("throw" if throw is not None else "switch", me, target)
+        except BaseException as e:  # the tracer failed: its error goes to the target
+            payload, throwing = e, True
+    return target, payload, throwing
+
+
+def _call_trace(event, origin, target):
+    global _trace
+    tracer = _trace
+    try:
+        tracer(event, (origin, target))
+    except BaseException:
+        _trace = None  # a failing tracer is removed, as greenlet does
+        _update_slow()
+        raise
+
+
+def _kill(g):
+    """Throw GreenletExit into suspended `g` with the current greenlet as its parent."""
+    current = getcurrent()
+    old_parent = _parent_get(g)
+    _parent_set(g, current)
+    try:
+        g.throw(GreenletExit)
+    finally:
+        if _state_get(g) == _ACTIVE and _parent_get(g) is current:
+            _parent_set(g, old_parent)
+
+
+def _kill_pending():
+    while _pending_kill:
+        g = _pending_kill.pop()
+        _update_slow()
+        if _state_get(g) == _ACTIVE:
+            try:
+                _kill(g)
+            except BaseException as e:
+                _sys.unraisablehook(_Unraisable(e, g))
+    _update_slow()
+
+
+class _Unraisable:
+    def __init__(self, exc, obj):
+        self.exc_type, self.exc_value, self.exc_traceback = type(exc), exc, exc.__traceback__
+        self.err_msg = "Exception ignored while killing a collected greenlet"
+        self.object = obj
+
+
+def _update_slow():
+    _gw.set_slow(_trace is not None or bool(_pending_kill))
+
+
+getcurrent = _gw.current
+
+
+def _make_main(token):
+    g = object.__new__(greenlet)
+    _state_set(g, _ACTIVE)
+    _parent_set(g, None)
+    _run_set(g, _UNSET)
+    _thread_set(g, token)
+    return g
+
+
+def _thread_main(token, fn, args, kwargs):
+    """First frame of a runtime thread entry: names its greenlet thread."""
+    _THREAD.set(token)
+    return fn(*args, **(kwargs or {}))
+
+
+def settrace(callback):
+    global _trace
+    old, _trace = _trace, callback
+    _update_slow()
+    return old
+
+
+def gettrace():
+    return _trace
+
+
+def get_pending_cleanup_count():
+    if _pending_kill and _gw.can_switch():
+        _kill_pending()
+    return len(_pending_kill)
+
+
+def get_total_main_greenlets():
+    return _gw.stats()[1]
+
+
+def get_clocks_used_doing_optional_cleanup():
+    return 0
+
+
+def enable_optional_cleanup(flag):
+    pass
+
+
+_gw.init(_on_finish, _switch_slow, error, _make_main, _thread_main, _THREAD, greenlet, _kill_pending)

@@ -1,0 +1,1 @@
+"""Guest-side support code for greenwasm (installed into site-packages at boot)."""

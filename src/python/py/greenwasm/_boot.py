@@ -1,0 +1,89 @@
+"""One-time guest setup, run by src/python/runtime.ts inside a promising entry.
+
+Invariants after `setup` returns:
+- os.environ holds exactly the variables the host chose (no PYTHONINSPECT unless asked);
+- sys.path is ['', *paths, *stdlib/site-packages];
+- sys.stdin reads from the host pull function;
+- time.sleep waits on a JS timer that an interrupt cuts short (KeyboardInterrupt);
+- unless allow_js, `pyodide_js` is a facade exposing only what Pyodide's own
+  Python modules import from it (no Module, no FS, no runPython).
+"""
+
+import json
+import os
+import sys
+import types
+
+
+def _seal_pyodide_js():
+    real_api = sys.modules.get("pyodide_js._api")
+    api = types.ModuleType("pyodide_js._api")
+    api.__doc__ = "greenwasm sandbox: the Pyodide JS API is not available to Python"
+    enable = True
+    if real_api is not None:
+        try:
+            enable = bool(real_api.config.enableRunUntilComplete)
+        except Exception:
+            pass
+        # pyodide.webloop imported this at startup; keep the name for consistency.
+        api.scheduleCallback = getattr(real_api, "scheduleCallback", None)
+    api.config = types.SimpleNamespace(enableRunUntilComplete=enable)
+    facade = types.ModuleType("pyodide_js")
+    facade.__doc__ = api.__doc__
+    facade.__path__ = []
+    facade._api = api
+    sys.modules["pyodide_js"] = facade
+    sys.modules["pyodide_js._api"] = api
+
+
+def _install_sleep(js_sleep):
+    import time
+    from functools import wraps
+
+    from pyodide.ffi import can_run_sync, run_sync
+
+    blocking_sleep = time.sleep
+
+    @wraps(blocking_sleep)
+    def sleep(seconds):
+        seconds = float(seconds)
+        if seconds != seconds:
+            raise ValueError("Invalid value NaN (not a number)")
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        if not can_run_sync():
+            return blocking_sleep(seconds)
+        if run_sync(js_sleep(seconds)) == 2:
+            raise KeyboardInterrupt
+
+    time.sleep = sleep
+
+
+def setup(config_json, pull, js_sleep):
+    config = json.loads(config_json)
+    expected = tuple(int(p) for p in config["pythonVersion"].split("."))
+    if sys.version_info[:3] != expected:
+        raise RuntimeError(f"expected Python {config['pythonVersion']}, found {sys.version}")
+
+    for name in ("PYTHONINSPECT",):
+        if name not in config["env"]:
+            os.environ.pop(name, None)
+    for name, value in config["env"].items():
+        os.environ[name] = value
+
+    base = [p for p in sys.path if p not in config["paths"]]
+    head = base[:1] if base and base[0] == "" else [""]
+    rest = base[1:] if base and base[0] == "" else base
+    sys.path[:] = head + list(config["paths"]) + rest
+    sys.argv = list(config["argv"])
+    sys.executable = ""
+
+    from greenwasm import _stdin
+
+    _stdin.install(pull)
+    _install_sleep(js_sleep)
+    if not config["allowJs"]:
+        _seal_pyodide_js()
+    import greenwasm._runner  # noqa: F401  (compile it now, not on the first run)
+
+    return sys.version
