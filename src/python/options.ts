@@ -68,6 +68,12 @@ export interface RuntimeOptions {
    * then only wakes a pending stdin read).
    */
   interruptBuffer?: Int32Array | Uint8Array;
+  /**
+   * Bytes of linear memory reserved as each greenlet's C stack. Smaller lets
+   * more greenlets live at once (wasm32 memory is 4 GiB); too small overflows
+   * on deep C recursion. Default: `131072` (128 KiB).
+   */
+  greenletStackSize?: number;
 }
 
 /** Options after validation and defaulting. */
@@ -82,6 +88,7 @@ export interface ResolvedOptions {
   stderr: OutputSink;
   stdin: StdinSource | undefined;
   interruptBuffer: Int32Array | Uint8Array | undefined;
+  greenletStackSize: number;
 }
 
 /** Default guest home directory and working directory. */
@@ -161,5 +168,14 @@ export function resolveOptions(options: RuntimeOptions = {}): ResolvedOptions {
     stderr: options.stderr ?? defaultSink(process.stderr),
     stdin: options.stdin,
     interruptBuffer: ib,
+    greenletStackSize: greenletStackSizeOf(options.greenletStackSize),
   };
+}
+
+function greenletStackSizeOf(v: number | undefined): number {
+  if (v === undefined) return 131072;
+  if (!Number.isInteger(v) || v < 32768 || v > 64 * 1024 * 1024) {
+    throw new RuntimeOptionsError(`greenletStackSize must be an integer between 32768 and 67108864, got ${v}`);
+  }
+  return v;
 }

@@ -16,6 +16,8 @@ import { fileURLToPath } from "node:url";
 import { RuntimeBootError, RuntimeBusyError, RuntimeClosedError, RuntimeOptionsError, PyodideVersionError } from "./errors.ts";
 import { mountAll, type MountSpec } from "./mounts.ts";
 import { GUEST_PATHS_ROOT, resolveOptions, type RuntimeOptions } from "./options.ts";
+import { installGreenletHost } from "./greenlet/index.ts";
+import type { GreenletHost } from "./greenlet/index.ts";
 import { bootPyodide, internals, PYTHON_VERSION, type PyProxy, type Pyodide, type PyodideInternals } from "./pyodide.ts";
 import { assertNoHostMounts, codeGenerationFromStringsAllowed, guestEnv, jsGlobalsFor, unregisterPyodideJs } from "./sandbox.ts";
 import { atomicPollView, interruptibleSleep, Interrupts } from "./interrupts.ts";
@@ -37,6 +39,8 @@ export interface RuntimeState {
   readonly baselineStackPointer: number;
   /** Number of promising entries currently in flight through this runtime. */
   activeRuns: number;
+  /** The greenlet host: every run is one of its threads. */
+  readonly greenlets: GreenletHost;
 }
 
 const states = new WeakMap<Runtime, RuntimeState>();
@@ -132,13 +136,36 @@ export class Runtime {
     if (state.activeRuns > 0) throw new RuntimeBusyError();
     state.activeRuns++;
     try {
-      const code: unknown = await runner.callPromising(kind, target, argv, path0);
-      if (typeof code !== "number") throw new Error(`greenwasm runner returned ${String(code)}`);
-      return code;
+      return await runOnThread(state, runner, [kind, target, argv, path0 ?? null]);
     } finally {
       state.activeRuns--;
       if (!this.#state) runner.destroy();
     }
+  }
+}
+
+/**
+ * Call `fn(*args)` as a new greenlet thread: its own JSPI stack, C-stack
+ * region and thread state, so greenlets switch without copying stacks.
+ */
+async function runOnThread(state: RuntimeState, fn: PyProxy, args: unknown[]): Promise<number> {
+  const { module: mod, pyodide: py, greenlets } = state;
+  const list = py.toPy(args) as PyProxy;
+  const tuple = mod._PyList_AsTuple(mod.PyProxy_getPtr(list));
+  list.destroy();
+  if (!tuple) throw new Error("greenwasm: cannot build the argument tuple");
+  try {
+    const out = await greenlets.runThread(mod.PyProxy_getPtr(fn), tuple, 0);
+    if (out.error) {
+      mod._PyErr_SetRaisedException(out.error);
+      mod._PyErr_Print();
+      return 1;
+    }
+    const code = mod._PyLong_AsLong(out.result);
+    mod._Py_DecRef(out.result);
+    return code;
+  } finally {
+    mod._Py_DecRef(tuple);
   }
 }
 
@@ -206,7 +233,10 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     if (!opts.allowJs) unregisterPyodideJs(py);
   });
 
-  // Stage 5: guest setup inside a first promising entry (sets Module.stackStop).
+  // Stage 5: greenlet host (the `_greenwasm_greenlet` builtins `import greenlet` needs).
+  const greenlets = await stage("greenlet", () => installGreenletHost(mod, { stackSize: opts.greenletStackSize }));
+
+  // Stage 6: guest setup inside a first promising entry (sets Module.stackStop).
   const { runner, version } = await stage("guest setup", async () => {
     const boot = py.pyimport("greenwasm._boot") as PyProxy & { setup: PyProxy };
     const setup = boot.setup;
@@ -231,9 +261,11 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     }
   });
 
-  // Stage 6: enable interrupts (not earlier: a stale SIGINT must not break boot)
+  // Stage 7: enable interrupts (not earlier: a stale SIGINT must not break boot)
   // and record the baseline the invariants are checked against.
   if (opts.interruptBuffer) py.setInterruptBuffer(atomicPollView(opts.interruptBuffer));
-  const state: RuntimeState = { pyodide: py, module: mod, baselineStackPointer: mod.stackSave(), activeRuns: 0 };
+  const state: RuntimeState = {
+    pyodide: py, module: mod, baselineStackPointer: mod.stackSave(), activeRuns: 0, greenlets,
+  };
   return new Runtime(state, runner, stdin, interrupts, version);
 }

@@ -554,6 +554,20 @@ export class GreenletHost {
     }
   }
 
+  /** A greenlet object was freed while its continuation lives on: unmap it, count it as leaked. */
+  forget(c: Cont): void {
+    if (this.byObj.get(c.data.obj) === c) this.byObj.delete(c.data.obj);
+    if (c.state === "new") {
+      this.destroy(c);
+      return;
+    }
+    c.data.obj = 0;
+    this.abandoned++;
+  }
+
+  /** Suspended greenlets whose objects were freed without being killed (never run again). */
+  abandoned = 0;
+
   // ---- continuations for greenlets and runtime threads --------------------
 
   /** A new (not yet started) continuation for greenlet object `obj` in `thread`. */

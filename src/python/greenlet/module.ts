@@ -79,6 +79,14 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
       if (c && (c.state === "suspended" || c.state === "new")) host.destroy(c);
       return api.none();
     },
+    forget: (_s, a) => {
+      // A started greenlet object was freed. A suspended one can never run
+      // again; its stack and thread state stay allocated (its frames still
+      // own references), as with greenlet itself.
+      const c = host.byObj.get(api.asLong(api.arg(a, 0)));
+      if (c) host.forget(c);
+      return api.none();
+    },
     stats: () => {
       const s = host.stats();
       let mains = 0;

@@ -27,6 +27,7 @@ that override __getattribute__ cannot disturb it (greenlet keeps it in C).
 import contextvars as _contextvars
 import sys as _sys
 import types as _types
+import weakref as _weakref
 
 import _greenwasm_greenlet as _gw
 
@@ -49,6 +50,15 @@ _NEW, _ACTIVE, _DEAD = 0, 1, 2
 _trace = None
 _pending_kill = []
 _pending_context = {}
+# Started greenlets' weak references: when one is freed (even after a kill that
+# resurrected it, whose __del__ will not run again) the host forgets it.
+_started = {}
+
+
+def _forget(ref):
+    addr = _started.pop(ref, None)
+    if addr is not None:
+        _gw.forget(addr)
 
 
 class _greenlet_state:
@@ -317,6 +327,7 @@ def _start(target, args, kwargs, throw):
     if _state_get(target) != _NEW:
         return None
     _gw.spawn(target)
+    _started[_weakref.ref(target, _forget)] = id(target)
     _state_set(target, _ACTIVE)
     _run_set(target, _UNSET)
     ctx = _pending_context.pop(id(target), None)

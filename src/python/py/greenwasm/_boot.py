@@ -85,5 +85,6 @@ def setup(config_json, pull, js_sleep):
     if not config["allowJs"]:
         _seal_pyodide_js()
     import greenwasm._runner  # noqa: F401  (compile it now, not on the first run)
+    import greenlet  # noqa: F401  (registers its callbacks with the host; runs need it)
 
     return sys.version
