@@ -1,6 +1,7 @@
 /**
- * A minimal WebAssembly binary encoder, enough for the engine's trampolines:
- * type, import, function, export and code sections. No validation beyond what
+ * A minimal WebAssembly binary encoder, enough for the trampolines of the engine,
+ * the WASIX host and greenlet: type, import (functions, globals, funcref tables),
+ * function, export and code sections. No validation beyond what
  * `WebAssembly.Module` does.
  */
 
@@ -21,6 +22,18 @@ export interface GlobalImport {
   module: string;
   name: string;
   global: { type: ValType; mutable: boolean };
+}
+/** An imported funcref table (e.g. a guest's indirect function table). */
+export interface TableImport {
+  module: string;
+  name: string;
+}
+/** Optional parts of {@link encodeModule}. */
+export interface ModuleExtras {
+  /** Function types placed first, at indices 0.., for `call_indirect` / `ref.test`. Default: none. */
+  types?: readonly FuncType[];
+  /** Imported funcref tables, numbered from 0 in the order given. Default: none. */
+  tables?: readonly TableImport[];
 }
 export interface FuncDef {
   type: FuncType;
@@ -76,19 +89,24 @@ export const op = {
   i32Const: (v: number) => [0x41, ...sleb(v)],
   i64Const: (v: bigint) => [0x42, ...sleb(v)],
   drop: () => [0x1a],
+  tableGet: (table: number) => [0x25, ...uleb(table)],
+  callIndirect: (typeIndex: number, table: number) => [0x11, ...uleb(typeIndex), ...uleb(table)],
+  /** `ref.test (ref typeIndex)` (GC proposal encoding, shipped with JSPI engines). */
+  refTest: (typeIndex: number) => [0xfb, 0x14, ...sleb(typeIndex)],
 } as const;
 
 /**
  * Encode a module whose function index space is: imports first (in order),
  * then `funcs` (in order). Callers compute call targets with that rule.
- * Imported globals are numbered from 0 in the order given.
+ * Imported globals and tables are each numbered from 0 in the order given.
  */
 export function encodeModule(
   imports: readonly FuncImport[],
   funcs: readonly FuncDef[],
   globals: readonly GlobalImport[] = [],
-): Uint8Array {
-  const types: FuncType[] = [];
+  extras: ModuleExtras = {},
+): Uint8Array<ArrayBuffer> {
+  const types: FuncType[] = [...(extras.types ?? [])];
   const typeKey = (t: FuncType) => `${t.params.join(",")}->${t.results.join(",")}`;
   const typeIndex = (t: FuncType): number => {
     const k = typeKey(t);
@@ -100,6 +118,7 @@ export function encodeModule(
   const importBytes = [
     ...imports.map((im) => [...name(im.module), ...name(im.name), 0x00, ...uleb(typeIndex(im.type))]),
     ...globals.map((g) => [...name(g.module), ...name(g.name), 0x03, g.global.type, g.global.mutable ? 1 : 0]),
+    ...(extras.tables ?? []).map((t) => [...name(t.module), ...name(t.name), 0x01, 0x70, 0x00, 0x00]),
   ];
   const funcTypeIdx = funcs.map((f) => uleb(typeIndex(f.type)));
   const exportBytes = funcs.flatMap((f, i) =>

@@ -5,6 +5,7 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Readable } from "node:stream";
+import { collapseAbsolutePath } from "../common/paths.ts";
 import { RuntimeOptionsError } from "./errors.ts";
 
 /** A host directory made visible inside the guest filesystem. */
@@ -121,13 +122,7 @@ function checkHostDir(what: string, dir: string): string {
 export function normalizeGuestPath(what: string, path: string): string {
   if (!path.startsWith("/")) throw new RuntimeOptionsError(`${what}: guest path ${JSON.stringify(path)} must be absolute`);
   if (path.includes("\0")) throw new RuntimeOptionsError(`${what}: guest path contains a NUL byte`);
-  const parts: string[] = [];
-  for (const part of path.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") parts.pop();
-    else parts.push(part);
-  }
-  return "/" + parts.join("/");
+  return collapseAbsolutePath(path);
 }
 
 /** Validate and default `createRuntime` options. Throws `RuntimeOptionsError`. */

@@ -163,6 +163,9 @@ export interface PyodideInternals {
   _PyTuple_GetItem(t: number, i: number): number;
   _PyTuple_Size(t: number): number;
   _PyList_AsTuple(list: number): number;
+  _PyType_IsSubtype(a: number, b: number): number;
+  /** Address of `PyType_Type`. */
+  readonly _PyType_Type: number;
   /** Pyodide: the PyObject* behind a PyProxy (borrowed). */
   PyProxy_getPtr(proxy: unknown): number;
   _PyTuple_SetItem(t: number, i: number, v: number): number;
@@ -198,7 +201,7 @@ const REQUIRED_FUNCTIONS = [
   "stringToNewUTF8", "_PyRun_SimpleString", "__PyThreadState_GetDict", "_PyThreadState_GetID",
   "_PyThreadState_GetFrame", "_PyInterpreterState_ThreadHead", "_PyThreadState_Next", "_PyEval_GetBuiltins",
   "_PyDict_GetItemString", "_PyObject_CallOneArg", "_PyErr_Print", "_PyErr_Occurred",
-  "_PyErr_GetRaisedException", "_PyErr_SetString", "_PyTuple_New", "_PyTuple_GetItem", "_PyTuple_Size", "_PyList_AsTuple", "PyProxy_getPtr", "_PyTuple_SetItem",
+  "_PyErr_GetRaisedException", "_PyErr_SetString", "_PyTuple_New", "_PyTuple_GetItem", "_PyTuple_Size", "_PyList_AsTuple", "_PyType_IsSubtype", "PyProxy_getPtr", "_PyTuple_SetItem",
   "_PyBool_FromLong", "_PyLong_FromLong", "_PyLong_AsLong", "_PyDescr_NewMethod", "_PyObject_SetAttrString",
   "_PyObject_Vectorcall", "_PyErr_SetRaisedException", "_PyErr_Clear", "_PyContextVar_Get",
 ] as const;

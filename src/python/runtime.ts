@@ -136,7 +136,7 @@ export class Runtime {
     if (state.activeRuns > 0) throw new RuntimeBusyError();
     state.activeRuns++;
     try {
-      return await runOnThread(state, runner, [kind, target, argv, path0 ?? null]);
+      return await runOnThread(state, runner, [kind, target, argv, path0]);
     } finally {
       state.activeRuns--;
       if (!this.#state) runner.destroy();

@@ -20,8 +20,9 @@ import type { ContData, Cont, GreenThread } from "./types.ts";
  *   Switcher and one main greenlet object.
  * - A host stack that runs Python outside any greenlet (a runtime entry, or a
  *   Pyodide task such as an asyncio step) is a *main instance* of its thread.
- *   Switching to the main greenlet resumes the main instance found by walking
- *   `enteredFrom` (who last switched into each greenlet) from the switcher.
+ *   Each greenlet remembers the main instance whose activity it last joined
+ *   (`mainInst`, handed along on every switch into it); switching to the main
+ *   greenlet resumes that instance.
  *
  * Invariants:
  * - The running continuation of a stack is the one whose tstate is current.
@@ -184,7 +185,7 @@ export class GreenletHost {
   data(kind: "main" | "greenlet", thread: GreenThread, tstate: number): ContData {
     return {
       kind, thread, tstate, tstateId: 0n, obj: 0, stackState: null, startPayload: 0, block: 0,
-      enteredFrom: null, throwing: false, pendingContext: 0, outcome: null,
+      mainInst: null, throwing: false, pendingContext: 0, outcome: null,
     };
   }
 
@@ -239,8 +240,7 @@ export class GreenletHost {
 
   /**
    * The continuation a switch to `obj` resumes, seen from `from`: a greenlet's
-   * own continuation, or for the main greenlet the main instance that (maybe
-   * indirectly) switched into `from`.
+   * own continuation, or for the main greenlet the main instance `from` works for.
    */
   resolveTarget(obj: number, from: Cont): Cont | null {
     const g = this.byObj.get(obj);
@@ -248,11 +248,15 @@ export class GreenletHost {
     const thread = from.data.thread;
     if (obj !== thread.mainObj) return null;
     if (from.data.kind === "main") return from;
-    for (let c: Cont | null = from; c; c = c.data.enteredFrom) {
-      if (c.data.kind === "main" && c.state === "suspended") return c;
-    }
+    const mine = from.data.mainInst;
+    if (mine && mine.state === "suspended") return mine;
     const last = thread.lastMain;
     return last && last.state === "suspended" ? last : null;
+  }
+
+  /** `target` joins the activity of the main instance `from` works for. */
+  private join(from: Cont, target: Cont): void {
+    if (target.data.kind === "greenlet") target.data.mainInst = from.data.kind === "main" ? from : from.data.mainInst;
   }
 
   // ---- switching ---------------------------------------------------------
@@ -298,7 +302,7 @@ export class GreenletHost {
 
   /** Park `from`, deliver to `target`; the stub then suspends in `wait` on the returned code's promise. */
   private transfer(from: Cont, target: Cont, payload: number, throwing: boolean): number {
-    if (target.data.kind === "greenlet") target.data.enteredFrom = from;
+    this.join(from, target);
     target.data.throwing = throwing;
     this.pending = from.switcher.switchFrom(from, target, payload);
     return 1;
@@ -511,8 +515,8 @@ export class GreenletHost {
       target = c.data.thread.lastMain;
       if (!target || target.state !== "suspended") throw new SwitchError("greenlet finished with no live parent to resume");
     }
-    this.byObj.delete(c.data.obj);
-    if (target.data.kind === "greenlet" && !target.data.enteredFrom) target.data.enteredFrom = c.data.enteredFrom;
+    this.unmap(c);
+    this.join(c, target);
     target.data.throwing = throwing;
     c.switcher.finishFrom(c, target, payload);
     c.switcher.exited(c);
@@ -536,7 +540,7 @@ export class GreenletHost {
   destroy(c: Cont): void {
     const m = this.m;
     if (c.state !== "finished") c.switcher.discard(c);
-    if (c.data.kind === "greenlet") this.byObj.delete(c.data.obj);
+    if (c.data.kind === "greenlet") this.unmap(c);
     else c.data.thread.instances.delete(c);
     if (c.data.thread.lastMain === c) c.data.thread.lastMain = null;
     if (this.lastCont === c) this.lastCont = null;
@@ -555,8 +559,13 @@ export class GreenletHost {
   }
 
   /** A greenlet object was freed while its continuation lives on: unmap it, count it as leaked. */
-  forget(c: Cont): void {
+  /** Unmap `c`'s object. Objects die and addresses are reused, so only if it still maps to `c`. */
+  private unmap(c: Cont): void {
     if (this.byObj.get(c.data.obj) === c) this.byObj.delete(c.data.obj);
+  }
+
+  forget(c: Cont): void {
+    this.unmap(c);
     if (c.state === "new") {
       this.destroy(c);
       return;

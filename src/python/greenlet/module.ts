@@ -74,6 +74,13 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
       if (!c || c.state !== "suspended" || !c.data.tstate) return api.none();
       return m._PyThreadState_GetFrame(c.data.tstate) || api.none();
     },
+    stack_saved: (_s, a) => {
+      const c = contOf(api.arg(a, 0));
+      if (!c || c.state !== "suspended") return api.long(0);
+      if (c.region) return api.long(c.region.top - c.sp);
+      const ss = c.data.stackState;
+      return api.long(ss ? ss.stop - ss.start : 0);
+    },
     discard: (_s, a) => {
       const c = host.byObj.get(api.arg(a, 0));
       if (c && (c.state === "suspended" || c.state === "new")) host.destroy(c);

@@ -69,14 +69,24 @@ export function probeTstateLayout(m: PyodideInternals): TstateLayout {
     const idLow = m.HEAPU32[(ts + contextVer + 8) >> 2]!;
     if (BigInt(idLow) !== (id & 0xffffffffn)) throw new LayoutProbeError("cannot locate PyThreadState.context_ver");
 
+    // threading_local_key and threading_local_sentinel are adjacent object
+    // pointers that `threading.local()` fills in on first use; other words
+    // (datastack, C-stack bounds, counters) may change too, so require two
+    // adjacent fresh words that both point at objects whose type is a type.
     before = words(m, ts);
     runIn(m, ts, "import threading\nthreading.local().__dict__");
     after = words(m, ts);
-    const fresh: number[] = [];
-    for (let i = 0; i < SCAN_WORDS; i++) if (before[i] === 0 && after[i] !== 0 && i * 4 !== dict) fresh.push(i * 4);
-    const pair = fresh.filter((off) => fresh.includes(off + 4));
-    if (pair.length !== 1) throw new LayoutProbeError(`cannot locate threading_local_key (${fresh.join(",")})`);
-    const localKey = pair[0]!;
+    const isObject = (p: number) => {
+      if (p === 0 || p % 4 !== 0 || p + 8 > m.HEAPU32.length * 4) return false;
+      const type = m.HEAPU32[(p + 4) >> 2]!;
+      if (type === 0 || type % 4 !== 0 || type + 8 > m.HEAPU32.length * 4) return false;
+      return m._PyType_IsSubtype(m.HEAPU32[(type + 4) >> 2]!, m._PyType_Type) === 1;
+    };
+    const fresh = (i: number) => before[i] === 0 && after[i] !== 0 && i * 4 !== dict && isObject(after[i]!);
+    const pairs: number[] = [];
+    for (let i = 0; i + 1 < SCAN_WORDS; i++) if (fresh(i) && fresh(i + 1)) pairs.push(i * 4);
+    if (pairs.length !== 1) throw new LayoutProbeError(`cannot locate threading_local_key (${pairs.join(",")})`);
+    const localKey = pairs[0]!;
 
     runIn(m, ts, "import asyncio, builtins\nbuiltins._greenwasm_probe = object()\nasyncio._set_running_loop(builtins._greenwasm_probe)");
     const probeObj = lookupBuiltin(m, ts, "_greenwasm_probe");

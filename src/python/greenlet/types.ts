@@ -28,8 +28,8 @@ export interface ContData {
   startPayload: number;
   /** malloc'd block backing the C-stack region. */
   block: number;
-  /** The continuation that last switched into this greenlet. */
-  enteredFrom: Cont | null;
+  /** The main instance whose activity this greenlet last joined (handed along by every switch into it). */
+  mainInst: Cont | null;
   /** The delivered payload is an exception to raise on resume. */
   throwing: boolean;
   /** gr_context set before the greenlet started (owned), installed at start. */

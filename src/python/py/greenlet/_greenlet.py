@@ -49,7 +49,6 @@ _UNSET = object()
 _NEW, _ACTIVE, _DEAD = 0, 1, 2
 _trace = None
 _pending_kill = []
-_pending_context = {}
 # Started greenlets' weak references: when one is freed (even after a kill that
 # resurrected it, whose __del__ will not run again) the host forgets it.
 _started = {}
@@ -62,7 +61,7 @@ def _forget(ref):
 
 
 class _greenlet_state:
-    __slots__ = ("_gr_state", "_gr_parent", "_gr_thread", "_gr_run", "__dict__", "__weakref__")
+    __slots__ = ("_gr_state", "_gr_parent", "_gr_thread", "_gr_run", "_gr_context", "__dict__", "__weakref__")
 
 
 _state_get = _greenlet_state._gr_state.__get__
@@ -73,6 +72,9 @@ _thread_get = _greenlet_state._gr_thread.__get__
 _thread_set = _greenlet_state._gr_thread.__set__
 _run_get = _greenlet_state._gr_run.__get__
 _run_set = _greenlet_state._gr_run.__set__
+# gr_context before start (to install) and after death (the last one it ran in).
+_ctx_get = _greenlet_state._gr_context.__get__
+_ctx_set = _greenlet_state._gr_context.__set__
 _dict_descr = _greenlet_state.__dict__["__dict__"]
 
 
@@ -113,9 +115,11 @@ class greenlet(_greenlet_state):
     def __new__(cls, *args, **kwargs):
         self = object.__new__(cls)
         _state_set(self, _NEW)
-        _parent_set(self, None)
-        _thread_set(self, 0)
+        current = getcurrent()  # greenlet's tp_new: parent defaults to the creator
+        _parent_set(self, current)
+        _thread_set(self, _thread_get(current))
         _run_set(self, _UNSET)
+        _ctx_set(self, None)
         return self
 
     def __init__(self, *args, **kwargs):
@@ -181,11 +185,8 @@ class greenlet(_greenlet_state):
 
     @property
     def gr_context(self):
-        state = _state_get(self)
-        if state == _DEAD:
-            return None
-        if state == _NEW:
-            return _pending_context.get(id(self))
+        if _state_get(self) != _ACTIVE:
+            return _ctx_get(self)
         return _gw.get_context(self)
 
     @gr_context.setter
@@ -198,16 +199,18 @@ class greenlet(_greenlet_state):
         if state == _DEAD:
             raise AttributeError("cannot set the context of a dead greenlet")
         if state == _NEW:
-            if value is None:
-                _pending_context.pop(id(self), None)
-            else:
-                _pending_context[id(self)] = value
+            _ctx_set(self, value)
             return
         _gw.set_context(self, value)
 
     @gr_context.deleter
     def gr_context(self):
         raise AttributeError("can't delete context attribute")
+
+    @property
+    def _stack_saved(self):
+        """Bytes of C stack this suspended greenlet holds (in its own region; nothing is copied)."""
+        return _gw.stack_saved(self) if _state_get(self) == _ACTIVE else 0
 
     # -- switching ----------------------------------------------------------
 
@@ -226,8 +229,6 @@ class greenlet(_greenlet_state):
     def __del__(self):
         state = _state_get(self)
         if state != _ACTIVE or _parent_get(self) is None:
-            if state == _NEW:
-                _pending_context.pop(id(self), None)
             return
         if _thread_get(self) != _gw.thread():
             # A suspended greenlet of another (maybe finished) thread can never be
@@ -330,8 +331,9 @@ def _start(target, args, kwargs, throw):
     _started[_weakref.ref(target, _forget)] = id(target)
     _state_set(target, _ACTIVE)
     _run_set(target, _UNSET)
-    ctx = _pending_context.pop(id(target), None)
+    ctx = _ctx_get(target)
     if ctx is not None:
+        _ctx_set(target, None)
         _gw.set_context(target, ctx)
     if throw is not None:
         return (_raiser, (throw,), None)
@@ -347,6 +349,8 @@ def _switch_slow(self, *args, **kwargs):
 def _switch_to(target, args, kwargs, throw):
     """Switch to `target` with a value (args/kwargs) or an exception (`throw`)."""
     current = getcurrent()
+    if throw is not None and isinstance(throw, GreenletExit) and _state_get(target) == _DEAD:
+        args, kwargs, throw = (throw,), None, None  # eaten by the dead greenlet, as a value
     target = _live(target)
     if _thread_get(target) != _thread_get(current):
         raise error("cannot switch to a different thread")
@@ -370,6 +374,7 @@ def _switch_to(target, args, kwargs, throw):
 def _on_finish(outcome, raised):
     """Called by the host when a greenlet's run returned or raised."""
     me = _gw.current()
+    _ctx_set(me, _gw.get_context(me))
     _state_set(me, _DEAD)
     if raised and not isinstance(outcome, GreenletExit):
         throw, value = outcome, None
@@ -417,6 +422,9 @@ def _kill(g):
     try:
         g.throw(GreenletExit)
     finally:
+        # Limitation: if it survived (switched away instead of dying), greenlet
+        # would kill it again when it is collected again; __del__ runs once per
+        # object (PEP 442), so here it is not.
         if _state_get(g) == _ACTIVE and _parent_get(g) is current:
             _parent_set(g, old_parent)
 
@@ -452,14 +460,26 @@ def _make_main(token):
     _state_set(g, _ACTIVE)
     _parent_set(g, None)
     _run_set(g, _UNSET)
+    _ctx_set(g, None)
     _thread_set(g, token)
     return g
 
 
 def _thread_main(token, fn, args, kwargs):
-    """First frame of a runtime thread entry: names its greenlet thread."""
+    """First frame of a runtime thread entry: names its greenlet thread and, like
+    a Pyodide promising task, runs with Pyodide's event loop as the running loop."""
     _THREAD.set(token)
-    return fn(*args, **(kwargs or {}))
+    import asyncio.events
+    try:
+        loop = asyncio.events.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        asyncio.events._set_running_loop(loop)
+    try:
+        return fn(*args, **(kwargs or {}))
+    finally:
+        asyncio.events._set_running_loop(None)
 
 
 def settrace(callback):
