@@ -7,6 +7,11 @@ if (typeof WebAssembly.Suspending !== "function" || typeof WebAssembly.promising
   );
   process.exit(2);
 }
+// A source checkout runs src/ directly (Node strips the types), so a dist/ left over from
+// `npm pack` is never run stale. An installed package has only dist/ (prepack builds it), and
+// Node refuses to strip types under node_modules anyway.
 const { existsSync } = await import("node:fs");
-const built = new URL("../dist/cli/main.js", import.meta.url);
-await import(existsSync(built) ? built.href : new URL("../src/cli/main.ts", import.meta.url).href);
+const { fileURLToPath } = await import("node:url");
+const source = new URL("../src/cli/main.ts", import.meta.url);
+const inCheckout = existsSync(source) && !fileURLToPath(import.meta.url).split(/[\\/]/).includes("node_modules");
+await import(inCheckout ? source.href : new URL("../dist/cli/main.js", import.meta.url).href);

@@ -14,8 +14,8 @@ export const ROOT = resolve(import.meta.dirname, '..');
 export const WASIX_TEST_SRC = join(ROOT, 'tests', 'wasix');
 export const WASIX_TEST_BUILD = join(WASIX_TEST_SRC, 'build');
 
-/** Debian packages of the toolchain (also listed in scripts/setup.ts). */
-export const WASM_TOOLCHAIN_APT = ['clang-16', 'lld-16', 'wasi-libc', 'libclang-rt-16-dev-wasm32'];
+/** Debian packages of the toolchain (scripts/setup.ts installs them). */
+export const WASM_TOOLCHAIN_APT: readonly string[] = ['clang-16', 'lld-16', 'wasi-libc', 'libclang-rt-16-dev-wasm32'];
 export const CLANG = process.env.GREENWASM_WASM_CLANG ?? 'clang-16';
 const CHECKS: [string, string][] = [
   ['/usr/lib/wasm32-wasi/libc.a', 'wasi-libc'],

@@ -1,14 +1,18 @@
 // Make this machine ready for `npm test`, `npm start` and `npm run bench`.
 //
-//   node scripts/setup.ts              packages + every system requirement below
-//   node scripts/setup.ts --packages   only the Python packages (.cache/site-packages)
-//   node scripts/setup.ts --check      report what is missing, install nothing
+//   node scripts/setup.ts              packages + every system requirement below (`npm run setup`)
+//   node scripts/setup.ts --tests      packages + what the tests need, no bench peers (`pretest`)
+//   node scripts/setup.ts --packages   only the Python packages (.cache/site-packages; `prestart`)
+//   node scripts/setup.ts --check      report what is missing, install nothing (exit 1 if any)
+//   node scripts/setup.ts --apt-missing [--tests]
+//                                      print the missing Debian packages, one line (for .ci/run)
 //
 // Installs only what is missing and prints every command it runs. System packages come from
 // Debian's apt; without root it prints the apt-get command to run instead.
 
 import { existsSync } from 'node:fs';
 import { aptInstall, capture, isRoot, log, SetupError } from './apt.ts';
+import { checkWasmToolchain, WASM_TOOLCHAIN_APT } from './build-wasix-tests.ts';
 import { fetchPackages } from './fetch-packages.ts';
 
 interface Requirement {
@@ -16,10 +20,12 @@ interface Requirement {
   name: string;
   /** Who needs it. */
   usedBy: string;
+  /** 'test': needed by `npm test`; 'bench': only by `npm run bench`. */
+  scope: 'test' | 'bench';
   /** True when the requirement is already met. */
   present: () => boolean;
   /** Debian packages that provide it. */
-  apt: string[];
+  apt: readonly string[];
 }
 
 const NATIVE_PYTHON = '/usr/bin/python3';
@@ -30,34 +36,42 @@ export const REQUIREMENTS: readonly Requirement[] = [
   {
     name: 'chromium',
     usedBy: 'tests/browser (playwright-core drives /usr/bin/chromium)',
+    scope: 'test',
     present: () => existsSync('/usr/bin/chromium'),
     apt: ['chromium'],
   },
   {
     name: 'native python3',
     usedBy: 'bench native baselines',
+    scope: 'bench',
     present: () => existsSync(NATIVE_PYTHON),
     apt: ['python3'],
   },
   {
     name: 'native greenlet',
     usedBy: 'bench native baselines (greenlet switch cost)',
+    scope: 'bench',
     present: pyImports('greenlet'),
     apt: ['python3-greenlet'],
   },
   {
     name: 'wasm32 clang toolchain',
     usedBy: 'tests for the WASIX context API (tests/wasix/*.c, scripts/build-wasix-tests.ts)',
-    present: () =>
-      existsSync('/usr/bin/clang-16') &&
-      existsSync('/usr/bin/wasm-ld-16') &&
-      existsSync('/usr/lib/wasm32-wasi/libc.a') &&
-      existsSync('/usr/lib/llvm-16/lib/clang/16/lib/wasi/libclang_rt.builtins-wasm32.a'),
-    apt: ['clang-16', 'lld-16', 'wasi-libc', 'libclang-rt-16-dev-wasm32'],
+    scope: 'test',
+    present: () => {
+      try {
+        checkWasmToolchain();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    apt: WASM_TOOLCHAIN_APT,
   },
   {
     name: 'gcc and emscripten',
     usedBy: 'bench wasix peers (native ucontext, Emscripten Asyncify fibers)',
+    scope: 'bench',
     present: () => existsSync('/usr/bin/gcc') && existsSync('/usr/bin/emcc'),
     apt: ['gcc', 'emscripten'],
   },
@@ -65,17 +79,24 @@ export const REQUIREMENTS: readonly Requirement[] = [
   // {
   //   name: 'postgresql',
   //   usedBy: 'database driver tests',
+  //   scope: 'test',
   //   present: () => existsSync('/usr/lib/postgresql'),
   //   apt: ['postgresql'],
   // },
 ];
 
-export async function setup(opts: { packagesOnly?: boolean; check?: boolean } = {}): Promise<void> {
+/** The requirements in scope that are not met. */
+export function missingRequirements(testsOnly = false): Requirement[] {
+  return REQUIREMENTS.filter((r) => (!testsOnly || r.scope === 'test') && !r.present());
+}
+
+export async function setup(opts: { packagesOnly?: boolean; testsOnly?: boolean; check?: boolean } = {}): Promise<void> {
   if (!opts.check) await fetchPackages();
   if (opts.packagesOnly) return;
 
-  const missing = REQUIREMENTS.filter((r) => !r.present());
-  for (const r of REQUIREMENTS) {
+  const wanted = REQUIREMENTS.filter((r) => !opts.testsOnly || r.scope === 'test');
+  const missing = missingRequirements(opts.testsOnly);
+  for (const r of wanted) {
     log(`${missing.includes(r) ? 'MISSING' : 'ok     '} ${r.name} (${r.usedBy})`);
   }
   if (missing.length === 0 || opts.check) {
@@ -85,14 +106,19 @@ export async function setup(opts: { packagesOnly?: boolean; check?: boolean } = 
   const pkgs = [...new Set(missing.flatMap((r) => r.apt))];
   log(`installing ${pkgs.join(' ')}${isRoot ? '' : ' (needs root)'}`);
   aptInstall(pkgs);
-  const still = missing.filter((r) => !r.present());
+  const still = missingRequirements(opts.testsOnly).filter((r) => missing.includes(r));
   if (still.length) throw new SetupError(`still missing after install: ${still.map((r) => r.name).join(', ')}`);
 }
 
 if (import.meta.main) {
   const args = process.argv.slice(2);
+  const testsOnly = args.includes('--tests');
+  if (args.includes('--apt-missing')) {
+    console.log([...new Set(missingRequirements(testsOnly).flatMap((r) => r.apt))].join(' '));
+    process.exit(0);
+  }
   try {
-    await setup({ packagesOnly: args.includes('--packages'), check: args.includes('--check') });
+    await setup({ packagesOnly: args.includes('--packages'), testsOnly, check: args.includes('--check') });
   } catch (e) {
     if (!(e instanceof SetupError)) throw e;
     console.error(`[setup] error: ${e.message}`);

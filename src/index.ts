@@ -1,4 +1,6 @@
 /** The package's curated public surface (`import { ... } from "greenwasm"`). */
+
+// Python runtime (src/python).
 export {
   BASIC_ENV,
   codeGenerationFromStringsAllowed,
@@ -15,4 +17,33 @@ export {
   RuntimeOptionsError,
 } from "./python/index.ts";
 export type { Mount, OutputSink, RuntimeOptions, StdinSource } from "./python/index.ts";
+
+// WASIX programs (src/wasix). `OutputSink` is the same type in both layers.
+export {
+  ContextEntrypointReturnedError,
+  createMemoryFs,
+  DEFAULT_STACK_SIZE,
+  Errno,
+  EXIT_ENTRYPOINT_RETURNED,
+  runWasix,
+  StackOverflowError,
+  WasiExit,
+  WasixLinkError,
+  WasixOptionsError,
+  WasmBinaryError,
+} from "./wasix/index.ts";
+export type {
+  FsBackend,
+  HostStat,
+  MemoryFs,
+  OpenFlags,
+  WasixMount,
+  WasixOptions,
+  WasixResult,
+  StdinSource as WasixStdinSource,
+} from "./wasix/index.ts";
+
+// Engine: JSPI detection (greenwasm refuses to start without JSPI).
+export { jspiSupported, JspiUnsupportedError } from "./engine/index.ts";
+
 export { GreenwasmError } from "./common/errors.ts";

@@ -1,10 +1,13 @@
 /**
  * greenwasm command-line entry: `greenwasm <command> [...]`.
- * Exit statuses: the program's own status for `run`; 2 for usage errors.
+ * Exit statuses: the program's own status for `run` and `wasix run`; for `wasix run` also
+ * 129 when a context entrypoint returned and 1 on a trap or context stack overflow;
+ * 2 for usage errors.
  */
 import { readFileSync, writeSync } from "node:fs";
 import { PYODIDE_VERSION, PYTHON_VERSION } from "../python/index.ts";
 import { runCommand } from "./commands/run.ts";
+import { wasixCommand } from "./commands/wasix.ts";
 
 const HELP = `greenwasm: run Python (CPython on WebAssembly, via Pyodide) under Node.js with JSPI
 
@@ -12,10 +15,13 @@ usage:
   greenwasm run [options] script.py [args...]   run a script (like: python script.py)
   greenwasm run [options] -c CODE [args...]     run a code string (like: python -c)
   greenwasm run [options] -m MODULE [args...]   run a module (like: python -m)
+  greenwasm wasix run [--mount H[:G][:rw]] [--env K=V] [--stack-size 64k] prog.wasm [args...]
+                                                run a wasm32-wasi program with the WASIX
+                                                context API (see greenwasm wasix --help)
   greenwasm --version                           print greenwasm, Pyodide and Python versions
   greenwasm --help                              print this help
 
-options (before the script, -c or -m):
+options of run (before the script, -c or -m):
   --path DIR                   importable package directory, read-only, added to sys.path
   --mount HOST[:GUEST][:rw]    mount a host directory (GUEST defaults to HOST's absolute
                                path; read-only unless :rw)
@@ -48,6 +54,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     case "run":
       return await runCommand(rest);
+    case "wasix":
+      return await wasixCommand(rest);
     case undefined:
       writeSync(2, HELP);
       return 2;

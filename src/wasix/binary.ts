@@ -5,14 +5,14 @@
  *   program: the C stack pointer global (`__stack_pointer`), the indirect
  *   function table and the memory, whether exported, imported or private;
  * - `exposeGuest` rewrites the binary so the private ones are exported under
- *   `__greenwasm_*` names (appending to, or adding, the export section);
- * - `encodeHelperModule` builds the host's small trampoline modules, which need
- *   table imports, `call_indirect` and `ref.test` (the engine's encoder has none).
+ *   `__greenwasm_*` names (appending to, or adding, the export section).
+ *
+ * The host's own trampoline modules are built with the engine's `encodeModule`.
  *
  * Only the MVP type-section form (`0x60` function types) is accepted: that is
  * what C toolchains emit. Anything else raises `WasmBinaryError`.
  */
-import { sleb, uleb } from "../engine/index.ts";
+import { uleb } from "../engine/index.ts";
 import { GreenwasmError } from "../common/errors.ts";
 
 export class WasmBinaryError extends GreenwasmError {
@@ -269,62 +269,3 @@ export function exposeGuest(b: Uint8Array, info: GuestInfo): { bytes: Uint8Array
   out.set(b.subarray(resume), cut + section.length);
   return { bytes: out, sp, table, memory };
 }
-
-// ---- helper modules --------------------------------------------------------------------------
-
-export interface HelperFunc {
-  type: FuncSig;
-  locals?: number[];
-  /** Instruction bytes without the final `end`. */
-  body: number[];
-  export?: string;
-}
-
-const bytesOf = (s: string) => [...new TextEncoder().encode(s)];
-const nameBytes = (s: string) => [...uleb(bytesOf(s).length), ...bytesOf(s)];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-const sectionBytes = (id: number, payload: number[]) => [id, ...uleb(payload.length), ...payload];
-
-/**
- * Encode a module: `types` are listed first (so callers know their indices for
- * `call_indirect`/`ref.test`), then function types of imports and bodies are appended.
- * Function index space: `funcImports` in order, then `funcs`. An optional funcref
- * table import becomes table 0.
- */
-export function encodeHelperModule(opts: {
-  types?: FuncSig[];
-  funcImports: { module: string; name: string; type: FuncSig }[];
-  tableImport?: { module: string; name: string };
-  funcs: HelperFunc[];
-}): Uint8Array<ArrayBuffer> {
-  const types: FuncSig[] = [...(opts.types ?? [])];
-  const typeIndex = (t: FuncSig): number => {
-    const k = JSON.stringify(t);
-    const i = types.findIndex((x) => JSON.stringify(x) === k);
-    return i >= 0 ? i : types.push(t) - 1;
-  };
-  const imports = opts.funcImports.map((f) => [...nameBytes(f.module), ...nameBytes(f.name), 0x00, ...uleb(typeIndex(f.type))]);
-  if (opts.tableImport) imports.push([...nameBytes(opts.tableImport.module), ...nameBytes(opts.tableImport.name), 0x01, 0x70, 0x00, 0x00]);
-  const funcTypes = opts.funcs.map((f) => uleb(typeIndex(f.type)));
-  const exportsB = opts.funcs.flatMap((f, i) => (f.export ? [[...nameBytes(f.export), 0x00, ...uleb(opts.funcImports.length + i)]] : []));
-  const code = opts.funcs.map((f) => {
-    const body = [...vec((f.locals ?? []).map((t) => [1, t])), ...f.body, 0x0b];
-    return [...uleb(body.length), ...body];
-  });
-  const typeB = types.map((t) => [0x60, ...vec(t.params.map((p) => [p])), ...vec(t.results.map((r) => [r]))]);
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...sectionBytes(1, vec(typeB)),
-    ...sectionBytes(2, vec(imports)),
-    ...sectionBytes(3, vec(funcTypes)),
-    ...sectionBytes(7, vec(exportsB)),
-    ...sectionBytes(10, vec(code)),
-  ]);
-}
-
-/** Instruction bytes the helper modules use (beyond the engine's `op`). */
-export const ins = {
-  refTest: (typeIndex: number) => [0xfb, 0x14, ...sleb(typeIndex)],
-  tableGet: (table: number) => [0x25, ...uleb(table)],
-  callIndirect: (typeIndex: number, table: number) => [0x11, ...uleb(typeIndex), ...uleb(table)],
-} as const;

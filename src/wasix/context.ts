@@ -26,15 +26,14 @@
  * Each context runs on its own C-stack region (stacks.ts): the guest's
  * `__stack_pointer` is saved and restored by the engine's park/unpark.
  */
-import { Switcher, promising, suspending, type Continuation, type SwitchHost } from "../engine/index.ts";
-import type { StackRegion } from "../engine/index.ts";
-import { encodeHelperModule, ins, type FuncSig } from "./binary.ts";
+import { encodeModule, op, Switcher, promising, suspending, ValType, type Continuation, type SwitchHost } from "../engine/index.ts";
+import type { FuncType, StackRegion } from "../engine/index.ts";
 import { Errno } from "./defs.ts";
 import { ContextEntrypointReturnedError } from "./errors.ts";
 import { StackOverflowError, StackPool } from "./stacks.ts";
 
-const I32 = 0x7f, I64 = 0x7e;
-const VOID: FuncSig = { params: [], results: [] };
+const { i32: I32, i64: I64 } = ValType;
+const VOID: FuncType = { params: [], results: [] };
 
 /** One WASIX context. Main has `id` 0 and no region. */
 interface Ctx {
@@ -58,12 +57,12 @@ interface Ctx {
 let switchModule: WebAssembly.Module | undefined;
 function switchTrampoline(): WebAssembly.Module {
   return (switchModule ??= new WebAssembly.Module(
-    encodeHelperModule({
-      funcImports: [
+    encodeModule(
+      [
         { module: "h", name: "switch", type: { params: [I32, I32], results: [I32] } },
         { module: "h", name: "after", type: { params: [I32], results: [I32] } },
       ],
-      funcs: [{
+      [{
         type: { params: [I64], results: [I32] },
         locals: [I32],
         export: "context_switch",
@@ -76,7 +75,7 @@ function switchTrampoline(): WebAssembly.Module {
           0x05, 0x41, 0, 0x20, 1, 0x6b, 0x0b,                     // : -r
         ],
       }],
-    }),
+    ),
   ));
 }
 
@@ -86,22 +85,22 @@ function switchTrampoline(): WebAssembly.Module {
 let entryModule: WebAssembly.Module | undefined;
 function entryTrampoline(): WebAssembly.Module {
   return (entryModule ??= new WebAssembly.Module(
-    encodeHelperModule({
-      types: [VOID],
-      funcImports: [
+    encodeModule(
+      [
         { module: "h", name: "enter", type: { params: [I32], results: [] } },
         { module: "h", name: "leave", type: { params: [I32], results: [] } },
       ],
-      tableImport: { module: "g", name: "table" },
-      funcs: [
+      [
         {
           type: { params: [I32, I32], results: [] },
           export: "entry",
-          body: [0x20, 0, 0x10, 0, 0x20, 1, ...ins.callIndirect(0, 0), 0x20, 0, 0x10, 1],
+          body: [0x20, 0, 0x10, 0, 0x20, 1, ...op.callIndirect(0, 0), 0x20, 0, 0x10, 1],
         },
-        { type: { params: [I32], results: [I32] }, export: "isVoid", body: [0x20, 0, ...ins.tableGet(0), ...ins.refTest(0)] },
+        { type: { params: [I32], results: [I32] }, export: "isVoid", body: [0x20, 0, ...op.tableGet(0), ...op.refTest(0)] },
       ],
-    }),
+      [],
+      { types: [VOID], tables: [{ module: "g", name: "table" }] },
+    ),
   ));
 }
 

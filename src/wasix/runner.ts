@@ -8,6 +8,7 @@
  * way it ended into an exit code. Browser-safe: `node:` modules are imported
  * dynamically, only for a file-path program or mounts without a custom `fs`.
  */
+import { collapseAbsolutePath } from "../common/paths.ts";
 import { promising, requireJspi } from "../engine/index.ts";
 import { exposeGuest, inspectGuest } from "./binary.ts";
 import { WasixContexts } from "./context.ts";
@@ -79,13 +80,7 @@ function defaultSink(which: "stdout" | "stderr"): OutputSink {
 
 function normalizeGuest(what: string, path: string): string {
   if (!path.startsWith("/")) throw new WasixOptionsError(`${what}: guest path ${JSON.stringify(path)} must be absolute`);
-  const parts: string[] = [];
-  for (const p of path.split("/")) {
-    if (p === "" || p === ".") continue;
-    if (p === "..") parts.pop();
-    else parts.push(p);
-  }
-  return "/" + parts.join("/");
+  return collapseAbsolutePath(path);
 }
 
 async function loadProgram(program: Uint8Array | ArrayBuffer | string | URL): Promise<Uint8Array> {

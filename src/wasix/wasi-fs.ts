@@ -177,23 +177,21 @@ export class FileTable {
   read(fd: number, bufs: Uint8Array[]): number {
     const f = this.file(fd);
     if (!f.canRead) fail(Errno.BADF);
-    let total = 0;
-    for (const b of bufs) {
-      const n = this.fs.read(f.handle, b, f.pos);
-      f.pos += n;
-      total += n;
-      if (n < b.length) break;
-    }
-    return total;
+    return FileTable.transfer(f, bufs, (b) => this.fs.read(f.handle, b, f.pos));
   }
 
   write(fd: number, bufs: Uint8Array[]): number {
     const f = this.file(fd);
     if (!f.canWrite) fail(Errno.BADF);
     if (f.append) f.pos = Number(this.fs.fstat(f.handle).size);
+    return FileTable.transfer(f, bufs, (b) => this.fs.write(f.handle, b, f.pos));
+  }
+
+  /** Scatter/gather: `io` each buffer at `f.pos` in turn, stopping after a short transfer. */
+  private static transfer(f: { pos: number }, bufs: Uint8Array[], io: (b: Uint8Array) => number): number {
     let total = 0;
     for (const b of bufs) {
-      const n = this.fs.write(f.handle, b, f.pos);
+      const n = io(b);
       f.pos += n;
       total += n;
       if (n < b.length) break;

@@ -7,12 +7,14 @@
  * entrypoint returned; 1 when the program trapped or overflowed a context stack (the error
  * is printed); 2 for usage errors.
  */
-import { writeSync } from "node:fs";
+import { statSync, writeSync } from "node:fs";
 import { basename } from "node:path";
 import { parseEnv, parseMount, UsageError } from "../args.ts";
 import { DEFAULT_STACK_SIZE, runWasix, type WasixMount } from "../../wasix/index.ts";
 
-export const WASIX_HELP = `usage: greenwasm wasix run [options] prog.wasm [args...]
+const WASIX_USAGE = "usage: greenwasm wasix run [options] prog.wasm [args...]";
+
+export const WASIX_HELP = `${WASIX_USAGE}
 
 Run a wasm32-wasi command (a module exporting _start) with a WASI preview1 host and the
 WASIX context API (wasix_32v1 context_create/context_switch/context_destroy).
@@ -67,6 +69,14 @@ export function parseWasixRunArgs(argv: readonly string[], cwd: string = process
   throw new UsageError("wasix run: missing the program (prog.wasm)");
 }
 
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function writeAll(fd: number, bytes: Uint8Array): void {
   for (let at = 0; at < bytes.length; ) {
     try {
@@ -88,9 +98,10 @@ export async function wasixCommand(argv: string[]): Promise<number> {
   try {
     if (sub !== "run") throw new UsageError(`unknown wasix command ${JSON.stringify(sub)} (expected: wasix run prog.wasm)`);
     parsed = parseWasixRunArgs(rest);
+    if (!isFile(parsed.program)) throw new UsageError(`can't open ${JSON.stringify(parsed.program)}: no such file`);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    writeAll(2, new TextEncoder().encode(`greenwasm: ${e.message}\n`));
+    writeAll(2, new TextEncoder().encode(`greenwasm: ${e.message}\ngreenwasm: ${WASIX_USAGE}  (see greenwasm wasix --help)\n`));
     return 2;
   }
   // stdin is read only if the program reads it.
