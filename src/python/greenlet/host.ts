@@ -167,9 +167,11 @@ export class GreenletHost {
 
   /** The continuation running on the current stack, adopting the stack as a main instance if new. */
   currentCont(): Cont {
-    const ts = this.m._PyThreadState_Get();
+    // lastCont is the stack running now, or null (cleared whenever a stack
+    // parks or Pyodide suspends one: see the stackStop view).
     const last = this.lastCont;
-    if (last && last.data.tstate === ts && last.state === "running") return last;
+    if (last) return last;
+    const ts = this.m._PyThreadState_Get();
     const known = this.byTstate.get(ts);
     if (known && (known.data.kind === "greenlet" || this.alive(known))) return known;
     if (known) this.dropInstance(known);
@@ -368,8 +370,8 @@ export class GreenletHost {
 
   private park(c: Cont): void {
     const m = this.m;
-    const obj = this.objOf(c);
-    if (obj) this.api.decrefNoSwitch(obj);
+    // A main instance's object is owned by its thread for the thread's life.
+    if (c.data.kind === "greenlet" && c.data.obj) this.api.release(c.data.obj);
     this.loopHint = m.HEAPU32[(c.data.tstate + this.layout.runningLoop) >> 2]!;
     if (c.data.kind === "main") c.data.thread.lastMain = c;
     if (!c.region) c.data.stackState = new m.StackState();
@@ -390,9 +392,10 @@ export class GreenletHost {
     m.validSuspender.value = true;
     this.regionActive = c.region !== null;
     this.lastCont = c;
-    if (c.data.kind === "greenlet") this.shareRunningLoop(c);
-    const obj = this.objOf(c);
-    if (obj) this.api.incref(obj);
+    if (c.data.kind === "greenlet") {
+      this.shareRunningLoop(c);
+      if (c.data.obj) this.api.retain(c.data.obj);
+    }
   }
 
   /** A greenlet sees the running asyncio loop of the stack that switched into it (it lives in the tstate). */
@@ -415,7 +418,10 @@ export class GreenletHost {
       configurable: true,
       get: () => {
         const c = this.lastCont;
-        if (!this.regionActive || !c || !c.region) return this.stackStopStore;
+        if (!this.regionActive || !c || !c.region) {
+          this.lastCont = null; // a borrowed stack is being suspended (or parked)
+          return this.stackStopStore;
+        }
         const sp = this.m.stackSave();
         this.hostSuspended.set(sp, c);
         this.regionActive = false;

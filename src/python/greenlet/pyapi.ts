@@ -6,6 +6,8 @@ import type { PyodideInternals } from "../pyodide.ts";
  * reference semantics: `long`, `bool`, `none`, `newRef`, `tuple2` return new
  * references; `arg`/`argObj` return borrowed ones.
  */
+const MORTAL_LIMIT = 1 << 28;
+
 export class PyApi {
   readonly m: PyodideInternals;
   readonly none_ptr: number;
@@ -49,6 +51,25 @@ export class PyApi {
       vs.value = saved;
       this.m._Py_DecRef(args);
     }
+  }
+  /**
+   * Py_INCREF / Py_DECREF of an ordinary (mortal, GIL build) object done in
+   * JS when the count cannot reach zero. Cross-language contract: ob_refcnt
+   * is the i32 at offset 0 of every object on wasm32; immortal objects have
+   * huge counts and take the C path.
+   */
+  retain(p: number): void {
+    const H = this.m.HEAP32;
+    const rc = H[p >> 2]!;
+    if (rc > 0 && rc < MORTAL_LIMIT) H[p >> 2] = rc + 1;
+    else this.m._Py_IncRef(p);
+  }
+  /** Drop a reference; if it is the last, deallocate with switching disabled (see decrefNoSwitch). */
+  release(p: number): void {
+    const H = this.m.HEAP32;
+    const rc = H[p >> 2]!;
+    if (rc > 1 && rc < MORTAL_LIMIT) H[p >> 2] = rc - 1;
+    else this.decrefNoSwitch(p);
   }
   newRef(p: number): number {
     this.m._Py_IncRef(p);
