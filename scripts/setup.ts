@@ -10,7 +10,7 @@
 // Installs only what is missing and prints every command it runs. System packages come from
 // Debian's apt; without root it prints the apt-get command to run instead.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { aptInstall, capture, isRoot, log, SetupError } from './apt.ts';
 import { checkWasmToolchain, WASM_TOOLCHAIN_APT } from './build-wasix-tests.ts';
 import { fetchPackages } from './fetch-packages.ts';
@@ -94,6 +94,7 @@ export async function setup(opts: { packagesOnly?: boolean; testsOnly?: boolean;
   if (!opts.check) await fetchPackages();
   if (opts.packagesOnly) return;
 
+  ensureMapCount();
   const wanted = REQUIREMENTS.filter((r) => !opts.testsOnly || r.scope === 'test');
   const missing = missingRequirements(opts.testsOnly);
   for (const r of wanted) {
@@ -108,6 +109,34 @@ export async function setup(opts: { packagesOnly?: boolean; testsOnly?: boolean;
   aptInstall(pkgs);
   const still = missingRequirements(opts.testsOnly).filter((r) => missing.includes(r));
   if (still.length) throw new SetupError(`still missing after install: ${still.map((r) => r.name).join(', ')}`);
+}
+
+/**
+ * V8 maps every suspended JSPI stack (one per live greenlet) as its own memory
+ * mapping, so Linux's default vm.max_map_count (65530) caps a process at about
+ * 32,000 live greenlets. The greenlet stress test holds 100,000: raise the
+ * limit when root, else say how.
+ */
+export const WANTED_MAP_COUNT = 1_048_576;
+function ensureMapCount(): void {
+  const file = '/proc/sys/vm/max_map_count';
+  let current: number;
+  try {
+    current = Number(readFileSync(file, 'utf8').trim());
+  } catch {
+    return; // not Linux
+  }
+  if (current >= WANTED_MAP_COUNT) return;
+  if (!isRoot) {
+    log(`vm.max_map_count is ${current}: tests with more than ~32,000 live greenlets need \`sudo sysctl -w vm.max_map_count=${WANTED_MAP_COUNT}\``);
+    return;
+  }
+  try {
+    writeFileSync(file, String(WANTED_MAP_COUNT));
+    log(`raised vm.max_map_count ${current} -> ${WANTED_MAP_COUNT} (one mapping per suspended JSPI stack)`);
+  } catch (e) {
+    log(`cannot raise vm.max_map_count (${(e as Error).message}); tests with more than ~32,000 live greenlets will fail`);
+  }
 }
 
 if (import.meta.main) {

@@ -169,8 +169,8 @@ export function resolveOptions(options: RuntimeOptions = {}): ResolvedOptions {
 
 function greenletStackSizeOf(v: number | undefined): number {
   if (v === undefined) return 131072;
-  if (!Number.isInteger(v) || v < 32768 || v > 64 * 1024 * 1024) {
-    throw new RuntimeOptionsError(`greenletStackSize must be an integer between 32768 and 67108864, got ${v}`);
+  if (!Number.isInteger(v) || v < 16384 || v > 64 * 1024 * 1024) {
+    throw new RuntimeOptionsError(`greenletStackSize must be an integer between 16384 and 67108864, got ${v}`);
   }
   return v;
 }

@@ -17,10 +17,10 @@ function methodDef(m: PyodideInternals, name: string, fn: Function, flags: numbe
   const index = m.wasmTable.grow(1);
   m.wasmTable.set(index, fn);
   const def = m._malloc(METHOD_DEF_SIZE);
-  m.HEAPU32[def >> 2] = m.stringToNewUTF8(name);
-  m.HEAPU32[(def >> 2) + 1] = index;
-  m.HEAP32[(def >> 2) + 2] = flags;
-  m.HEAPU32[(def >> 2) + 3] = 0;
+  m.HEAPU32[def >>> 2] = m.stringToNewUTF8(name);
+  m.HEAPU32[(def >>> 2) + 1] = index;
+  m.HEAP32[(def >>> 2) + 2] = flags;
+  m.HEAPU32[(def >>> 2) + 3] = 0;
   return def;
 }
 
@@ -28,7 +28,7 @@ function methodDef(m: PyodideInternals, name: string, fn: Function, flags: numbe
 export function installMethod(m: PyodideInternals, type: number, name: string, fn: Function): void {
   const def = methodDef(m, name, fn, METH_FASTCALL | METH_KEYWORDS);
   const descr = m._PyDescr_NewMethod(type, def);
-  const namePtr = m.HEAPU32[def >> 2]!;
+  const namePtr = m.HEAPU32[def >>> 2]!;
   if (!descr || m._PyObject_SetAttrString(type, namePtr, descr) !== 0) throw new Error(`cannot install method ${name}`);
   m._Py_DecRef(descr);
 }
@@ -40,7 +40,7 @@ export function installBuiltins(m: PyodideInternals, moduleName: string, fns: Re
   for (const [name, fn] of Object.entries(fns)) {
     const def = methodDef(m, name, fn, METH_FASTCALL);
     const obj = m._PyCFunction_NewEx(def, 0, 0);
-    if (!obj || m._PyModule_AddObjectRef(module, m.HEAPU32[def >> 2]!, obj) !== 0) {
+    if (!obj || m._PyModule_AddObjectRef(module, m.HEAPU32[def >>> 2]!, obj) !== 0) {
       throw new Error(`cannot install ${moduleName}.${name}`);
     }
     m._Py_DecRef(obj);

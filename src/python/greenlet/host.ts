@@ -155,14 +155,14 @@ export class GreenletHost {
 
   private readId(ts: number): bigint {
     const H = this.m.HEAPU32;
-    const at = (ts + this.layout.contextVer + 8) >> 2;
+    const at = (ts + this.layout.contextVer + 8) >>> 2;
     return (BigInt(H[at + 1]!) << 32n) | BigInt(H[at]!);
   }
 
   /** A main instance's task is still alive: its tstate was not freed or reused. */
   private alive(c: Cont): boolean {
     const ts = c.data.tstate;
-    return this.m.HEAPU32[(ts + 8) >> 2] === this.interp && this.readId(ts) === c.data.tstateId;
+    return this.m.HEAPU32[(ts + 8) >>> 2] === this.interp && this.readId(ts) === c.data.tstateId;
   }
 
   /** The continuation running on the current stack, adopting the stack as a main instance if new. */
@@ -200,7 +200,7 @@ export class GreenletHost {
         this.m._PyErr_Clear();
         return 0;
       }
-      const v = this.m.HEAPU32[out >> 2]!;
+      const v = this.m.HEAPU32[out >>> 2]!;
       if (!v) return 0;
       const token = this.api.asLong(v);
       this.api.decref(v);
@@ -230,7 +230,7 @@ export class GreenletHost {
     if (!thread.mainObj) {
       const obj = this.api.callNoSwitch(this.py.makeMain, this.api.tuple1(this.api.long(thread.token)));
       if (!obj) return 0;
-      thread.mainObj = obj; // owned by the thread
+      thread.mainObj = obj >>> 0; // owned by the thread; unsigned like pointers read from memory
     }
     return this.api.newRef(thread.mainObj);
   }
@@ -265,12 +265,15 @@ export class GreenletHost {
 
   /** The C-level `greenlet.switch(value)` fast path; 0 sends the call to Python. */
   private fastSwitch(self: number, args: number, nargsf: number, kwnames: number): number {
+    // wasm i32 parameters arrive signed: addresses >= 2 GiB are negative here.
+    self >>>= 0;
+    args >>>= 0;
     if (this.slowOnly || kwnames !== 0 || (nargsf & 0x7fffffff) !== 1 || !this.m.validSuspender.value) return 0;
     const H = this.m.HEAPU32;
     const from = this.currentCont();
     const target = this.resolveTarget(self, from);
     if (!target || target === from || target.state !== "suspended" || target.switcher !== from.switcher) return 0;
-    const value = H[args >> 2]!;
+    const value = H[args >>> 2]!;
     this.api.incref(value);
     return this.transfer(from, target, value, false);
   }
@@ -281,11 +284,13 @@ export class GreenletHost {
    * copied to a malloc'd vector that `slowDone` frees after the call.
    */
   private slowArgs(self: number, args: number, nargsf: number, kwnames: number): number {
+    self >>>= 0;
+    args >>>= 0;
     const H = this.m.HEAPU32;
-    if (H[(args >> 2) - 1] === self) return args - 4;
+    if (H[(args >>> 2) - 1] === self) return args - 4;
     const n = (nargsf & 0x7fffffff) + (kwnames ? this.m._PyTuple_Size(kwnames) : 0);
     const v = this.m._malloc(4 * (n + 1));
-    H[v >> 2] = self;
+    H[v >>> 2] = self;
     this.m.HEAPU8.copyWithin(v + 4, args, args + 4 * n);
     this.scratch.add(v);
     return v;
@@ -372,7 +377,7 @@ export class GreenletHost {
     const m = this.m;
     // A main instance's object is owned by its thread for the thread's life.
     if (c.data.kind === "greenlet" && c.data.obj) this.api.release(c.data.obj);
-    this.loopHint = m.HEAPU32[(c.data.tstate + this.layout.runningLoop) >> 2]!;
+    this.loopHint = m.HEAPU32[(c.data.tstate + this.layout.runningLoop) >>> 2]!;
     if (c.data.kind === "main") c.data.thread.lastMain = c;
     if (!c.region) c.data.stackState = new m.StackState();
     const ts = m._captureThreadState();
@@ -401,7 +406,7 @@ export class GreenletHost {
   /** A greenlet sees the running asyncio loop of the stack that switched into it (it lives in the tstate). */
   private shareRunningLoop(c: Cont): void {
     const H = this.m.HEAPU32;
-    const slot = (c.data.tstate + this.layout.runningLoop) >> 2;
+    const slot = (c.data.tstate + this.layout.runningLoop) >>> 2;
     const have = H[slot]!;
     const want = this.loopHint;
     if (want === have) return;
@@ -452,7 +457,7 @@ export class GreenletHost {
     c.data.tstate = ts;
     c.data.tstateId = this.readId(ts);
     if (c.data.pendingContext) {
-      this.m.HEAPU32[(ts + this.layout.context) >> 2] = c.data.pendingContext; // reference moves in
+      this.m.HEAPU32[(ts + this.layout.context) >>> 2] = c.data.pendingContext; // reference moves in
       c.data.pendingContext = 0;
     }
     this.byTstate.set(ts, c);
@@ -464,9 +469,9 @@ export class GreenletHost {
     const { dict, localKey, localSentinel } = this.layout;
     const H = this.m.HEAPU32;
     for (const off of [dict, localKey, localSentinel]) {
-      const v = H[(from + off) >> 2]!;
+      const v = H[(from + off) >>> 2]!;
       if (v) this.api.incref(v);
-      H[(ts + off) >> 2] = v;
+      H[(ts + off) >>> 2] = v;
     }
   }
 
@@ -508,7 +513,7 @@ export class GreenletHost {
     let payload = 0;
     let throwing = false;
     if (decision) {
-      target = this.resolveTarget(m._PyTuple_GetItem(decision, 0), c);
+      target = this.resolveTarget(m._PyTuple_GetItem(decision, 0) >>> 0, c);
       payload = api.newRef(m._PyTuple_GetItem(decision, 1));
       throwing = api.isTrue(m._PyTuple_GetItem(decision, 2));
       api.decref(decision);
@@ -629,6 +634,6 @@ export class GreenletHost {
 }
 
 function checkSize(name: string, v: number): number {
-  if (!Number.isInteger(v) || v < 32 * 1024) throw new RangeError(`greenlet ${name} must be an integer >= 32768, got ${v}`);
+  if (!Number.isInteger(v) || v < 16 * 1024) throw new RangeError(`greenlet ${name} must be an integer >= 16384, got ${v}`);
   return v;
 }

@@ -45,7 +45,7 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
       const c = contOf(api.arg(a, 0));
       if (!c) return api.none();
       if (c.state === "new") return c.data.pendingContext ? api.newRef(c.data.pendingContext) : api.none();
-      const v = m.HEAPU32[(c.data.tstate + host.layout.context) >> 2]!;
+      const v = m.HEAPU32[(c.data.tstate + host.layout.context) >>> 2]!;
       return v ? api.newRef(v) : api.none();
     },
     set_context: (_s, a) => {
@@ -59,11 +59,11 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
         return api.none();
       }
       const H = m.HEAPU32;
-      const slot = (c.data.tstate + host.layout.context) >> 2;
+      const slot = (c.data.tstate + host.layout.context) >>> 2;
       const old = H[slot]!;
       H[slot] = v;
       // contextvars caches values per (tstate id, context_ver): bump the version.
-      const ver = (c.data.tstate + host.layout.contextVer) >> 2;
+      const ver = (c.data.tstate + host.layout.contextVer) >>> 2;
       H[ver] = (H[ver]! + 1) >>> 0;
       if (H[ver] === 0) H[ver + 1] = (H[ver + 1]! + 1) >>> 0;
       if (old) api.decref(old);

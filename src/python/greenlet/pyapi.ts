@@ -19,8 +19,8 @@ export class PyApi {
     this.m = m;
     this.none_ptr = m.__Py_NoneStruct;
     // PyExc_* exports are addresses of `PyObject *` globals.
-    this.typeError = m.HEAPU32[m._PyExc_TypeError >> 2]!;
-    this.memoryError = m.HEAPU32[m._PyExc_MemoryError >> 2]!;
+    this.typeError = m.HEAPU32[m._PyExc_TypeError >>> 2]!;
+    this.memoryError = m.HEAPU32[m._PyExc_MemoryError >>> 2]!;
   }
 
   incref(p: number): void {
@@ -60,15 +60,15 @@ export class PyApi {
    */
   retain(p: number): void {
     const H = this.m.HEAP32;
-    const rc = H[p >> 2]!;
-    if (rc > 0 && rc < MORTAL_LIMIT) H[p >> 2] = rc + 1;
+    const rc = H[p >>> 2]!;
+    if (rc > 0 && rc < MORTAL_LIMIT) H[p >>> 2] = rc + 1;
     else this.m._Py_IncRef(p);
   }
   /** Drop a reference; if it is the last, deallocate with switching disabled (see decrefNoSwitch). */
   release(p: number): void {
     const H = this.m.HEAP32;
-    const rc = H[p >> 2]!;
-    if (rc > 1 && rc < MORTAL_LIMIT) H[p >> 2] = rc - 1;
+    const rc = H[p >>> 2]!;
+    if (rc > 1 && rc < MORTAL_LIMIT) H[p >>> 2] = rc - 1;
     else this.decrefNoSwitch(p);
   }
   newRef(p: number): number {
@@ -89,10 +89,10 @@ export class PyApi {
   }
   /** The i-th argument of a METH_FASTCALL call (borrowed). */
   arg(args: number, i: number): number {
-    return this.m.HEAPU32[(args >> 2) + i]!;
+    return this.m.HEAPU32[(args >>> 2) + i]!;
   }
   argObj(args: number, i: number): number {
-    return this.m.HEAPU32[(args >> 2) + i]!;
+    return this.m.HEAPU32[(args >>> 2) + i]!;
   }
   /** New tuples; they steal the references passed in. */
   tuple1(a: number): number {

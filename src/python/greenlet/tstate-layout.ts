@@ -28,7 +28,7 @@ export class LayoutProbeError extends Error {
 }
 
 function words(m: PyodideInternals, ts: number): Uint32Array {
-  return m.HEAPU32.slice(ts >> 2, (ts >> 2) + SCAN_WORDS);
+  return m.HEAPU32.slice(ts >>> 2, (ts >>> 2) + SCAN_WORDS);
 }
 
 function find(before: Uint32Array, after: Uint32Array, pred: (v: number, old: number, i: number) => boolean, what: string): number {
@@ -61,12 +61,12 @@ export function probeTstateLayout(m: PyodideInternals): TstateLayout {
     runIn(m, ts, "import contextvars\ncontextvars.ContextVar('greenwasm_probe').set(1)");
     let after = words(m, ts);
     const contextType = m._PyContext_Type;
-    const context = find(before, after, (v, old) => old === 0 && v !== 0 && m.HEAPU32[(v + 4) >> 2] === contextType, "context");
+    const context = find(before, after, (v, old) => old === 0 && v !== 0 && m.HEAPU32[(v + 4) >>> 2] === contextType, "context");
     // `uint64_t context_ver; uint64_t id;` follow `context`, 8-aligned; check
     // the layout through `id`, which PyThreadState_GetID reports.
     const contextVer = (context + 4 + 7) & ~7;
     const id = m._PyThreadState_GetID(ts);
-    const idLow = m.HEAPU32[(ts + contextVer + 8) >> 2]!;
+    const idLow = m.HEAPU32[(ts + contextVer + 8) >>> 2]!;
     if (BigInt(idLow) !== (id & 0xffffffffn)) throw new LayoutProbeError("cannot locate PyThreadState.context_ver");
 
     // threading_local_key and threading_local_sentinel are adjacent object
@@ -78,9 +78,9 @@ export function probeTstateLayout(m: PyodideInternals): TstateLayout {
     after = words(m, ts);
     const isObject = (p: number) => {
       if (p === 0 || p % 4 !== 0 || p + 8 > m.HEAPU32.length * 4) return false;
-      const type = m.HEAPU32[(p + 4) >> 2]!;
+      const type = m.HEAPU32[(p + 4) >>> 2]!;
       if (type === 0 || type % 4 !== 0 || type + 8 > m.HEAPU32.length * 4) return false;
-      return m._PyType_IsSubtype(m.HEAPU32[(type + 4) >> 2]!, m._PyType_Type) === 1;
+      return m._PyType_IsSubtype(m.HEAPU32[(type + 4) >>> 2]!, m._PyType_Type) === 1;
     };
     const fresh = (i: number) => before[i] === 0 && after[i] !== 0 && i * 4 !== dict && isObject(after[i]!);
     const pairs: number[] = [];

@@ -251,19 +251,21 @@ class greenlet(_greenlet_state):
         raise TypeError("cannot serialize '%s' object" % type(self).__name__)
 
     def __repr__(self):
-        tname = type(self).__module__ + "." + type(self).__qualname__
+        # greenlet's format: <T object at ADDR (otid=THREAD) STATE...>
         state = _state_get(self)
-        bits = []
-        if state != _NEW and _parent_get(self) is None:
-            bits.append("main")
-        if state == _DEAD:
-            bits.append("dead")
-        elif state == _ACTIVE:
-            if self is getcurrent():
-                bits.append("current")
-            bits += ["active", "started"]
-        return "<%s object at 0x%x (otid=0x%x)%s>" % (
-            tname, id(self), _thread_get(self), (" " + " ".join(bits)) if bits else "")
+        if state == _NEW:
+            bits = "pending"
+        elif state == _DEAD:
+            bits = "dead"
+        else:
+            bits = ("current" if self is getcurrent() else "suspended") + " active started"
+            if _parent_get(self) is None:
+                bits += " main"
+        tname = type(self).__module__ + "." + type(self).__qualname__
+        return "<%s object at 0x%x (otid=0x%x) %s>" % (tname, id(self), _thread_get(self), bits)
+
+
+greenlet.__module__ = "greenlet"
 
 
 def _set_run(g, value):
@@ -274,7 +276,7 @@ def _set_run(g, value):
 
 def _set_parent(g, value):
     if not isinstance(value, greenlet):
-        raise TypeError("parent must be a greenlet")
+        raise TypeError("GreenletChecker: Expected any type of greenlet, not " + type(value).__name__)
     state = _state_get(g)
     if _parent_get(g) is None and state == _ACTIVE:
         raise AttributeError("cannot set the parent of a main greenlet")
