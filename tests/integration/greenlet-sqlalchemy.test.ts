@@ -37,7 +37,10 @@ describe("SQLAlchemy 1.4 greenlet_spawn / await_only on greenwasm's greenlet", {
 
   before(async () => {
     assert.ok(existsSync(join(SITE, "sqlalchemy", "util", "_concurrency_py3k.py")), `${SITE}/sqlalchemy missing: run \`npm run setup\``);
-    rt = await createRuntime({ paths: [SITE], stdout: out.sink, stderr: err.sink });
+    // A fixed string hash seed makes runs reproducible. 4 is one of the seeds
+    // under which the gr_context bug pinned in greenlet-regressions.test.ts
+    // shows (with a random seed, about 1 runtime in 3).
+    rt = await createRuntime({ paths: [SITE], env: { PYTHONHASHSEED: "4" }, stdout: out.sink, stderr: err.sink });
     // Warm up the imports so the baseline is taken at rest.
     assert.equal(await rt.runCode(PRELUDE), 0, err.text);
     recordBaseline(rt);

@@ -5,8 +5,11 @@
  * The tests are copied into the installed package as `greenlet.tests` (they
  * use relative imports and `greenlet._greenlet`), objgraph comes from
  * .cache/site-packages, and tests/python/run_unittest_suite.py runs them with
- * greenlet's leak checker on. Skips: tests/integration/greenlet-skips.json,
- * only tests that need OS threads or greenlet's C test extensions / C API.
+ * greenlet's leak checker on. Skips: tests/integration/greenlet-skips.json
+ * (tests that need OS threads, greenlet's C test extensions / C API, or assert
+ * CPython-version-specific details), each with its reason. test_leaks imports
+ * psutil, which has no wasm build: tests/python/shims/psutil.py provides the
+ * one call it makes (process USS), answered with the wasm memory size.
  *
  * A watchdog thread interrupts (SIGINT → KeyboardInterrupt) a test that
  * writes nothing for WATCHDOG_MS; the runner turns that into a failure of

@@ -22,6 +22,8 @@ export interface TstateLayout {
 }
 
 const SCAN_WORDS = 1024; // 4 KiB: larger than _PyThreadStateImpl on 3.14 wasm32
+/** An upper bound of sizeof(struct _ts) (the public PyThreadState) on 3.14 wasm32. */
+const PUBLIC_TSTATE_BYTES = 512;
 
 export class LayoutProbeError extends Error {
   override name = "LayoutProbeError";
@@ -83,8 +85,11 @@ export function probeTstateLayout(m: PyodideInternals): TstateLayout {
       return m._PyType_IsSubtype(m.HEAPU32[(type + 4) >>> 2]!, m._PyType_Type) === 1;
     };
     const fresh = (i: number) => before[i] === 0 && after[i] !== 0 && i * 4 !== dict && isObject(after[i]!);
+    // Both fields belong to the public `struct _ts`, which ends well before
+    // PUBLIC_TSTATE_BYTES; _PyThreadStateImpl's private tail (asyncio state,
+    // freelists, ...) can gain fresh object pointers too, so it is not scanned.
     const pairs: number[] = [];
-    for (let i = 0; i + 1 < SCAN_WORDS; i++) if (fresh(i) && fresh(i + 1)) pairs.push(i * 4);
+    for (let i = 0; i + 1 < PUBLIC_TSTATE_BYTES / 4; i++) if (fresh(i) && fresh(i + 1)) pairs.push(i * 4);
     if (pairs.length !== 1) throw new LayoutProbeError(`cannot locate threading_local_key (${pairs.join(",")})`);
     const localKey = pairs[0]!;
 

@@ -1,0 +1,312 @@
+/**
+ * Minimal reproductions of greenlet bugs found by the suite, SQLAlchemy and
+ * stress tests. Each one states what native greenlet (Debian python3 3.11 +
+ * greenlet 2.0.2, or upstream greenlet 3.x where noted) does; they fail until
+ * fixed, then guard against regressions.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { liveContinuations } from "../../src/engine/index.ts";
+import { createRuntime, type Runtime } from "../../src/python/index.ts";
+import { runtimeState } from "../../src/python/runtime.ts";
+import { checkInvariants } from "../../src/python/testing.ts";
+import { Capture } from "./support.ts";
+
+/** Run `code`; it must exit 0. Returns the last stdout line. */
+async function last(rt: Runtime, out: Capture, err: Capture, code: string): Promise<string> {
+  out.clear();
+  err.clear();
+  const exit = await rt.runCode(code);
+  assert.equal(exit, 0, `exit ${exit}\nstdout:\n${out.text}\nstderr:\n${err.text}`);
+  return out.text.trim().split("\n").at(-1) ?? "";
+}
+
+describe("greenlet regressions (default greenletStackSize)", { timeout: 120_000 }, () => {
+  const out = new Capture();
+  const err = new Capture();
+  let rt: Runtime;
+
+  before(async () => {
+    rt = await createRuntime({ stdout: out.sink, stderr: err.sink });
+  });
+
+  after(async () => {
+    await rt?.close();
+  });
+
+  it("kills a greenlet again when it is freed again after resurrecting itself during its kill", { todo: "known limitation: kills run from __del__, which CPython calls once per object (PEP 442); needs a tp_del hook" }, async () => {
+    // greenlet's test_parent_restored_on_kill leaks its frames without this.
+    // Native: the second dealloc throws GreenletExit again, so `finally` runs.
+    // Ours: __del__ runs once per object (PEP 442), so the second kill never happens.
+    const line = await last(rt, out, err, `
+import gc, greenlet
+main = greenlet.getcurrent()
+hub = greenlet.greenlet(lambda: None)
+keep, finished = [], []
+def worker():
+    try:
+        main.switch()
+    except greenlet.GreenletExit:
+        keep.append(greenlet.getcurrent())   # resurrect
+        try:
+            hub.switch()
+        finally:
+            finished.append(True)
+g = greenlet.greenlet(worker, parent=hub)
+g.switch()
+del g            # first kill: worker resurrects itself, parks in hub.switch()
+assert keep
+del keep[:]      # freed again: killed again
+gc.collect()
+print(finished)
+`);
+    assert.equal(line, "[True]");
+  });
+
+  it("collecting a cycle through a suspended greenlet raises no 'no live stack' error", { todo: "known bug: the cycle collector finalizes a suspended greenlet whose continuation is no longer mapped" }, async () => {
+    // greenlet's test_gc.test_finalizer_crash prints this as "Exception ignored".
+    // Cause: gc clears the _started weakref (its callback makes the host forget
+    // the greenlet) before it calls __del__, whose kill then finds no stack.
+    // Native 2.0.2: the cycle is left alone (no error); greenlet's docs: a
+    // collected suspended greenlet gets GreenletExit. Either way, no error.
+    await last(rt, out, err, `
+import gc, greenlet
+parent = greenlet.getcurrent()
+def body():
+    try:
+        parent.switch()
+    finally:
+        pass
+g = greenlet.greenlet(body)
+g.cycle = [g]
+g.switch()
+del g
+gc.collect()
+print("done")
+`);
+    assert.doesNotMatch(err.text, /no live stack|Exception ignored/, err.text);
+  });
+
+  it("sys.setprofile called inside a greenlet applies to the whole thread", { todo: "known gap: each greenlet has its own PyThreadState, and profile/trace functions are not propagated on switch yet" }, async () => {
+    // Native greenlet: all greenlets of a thread share one PyThreadState, so a
+    // profiler set in a greenlet still sees main's calls after switching back.
+    // Ours: each greenlet has its own tstate. (greenlet's test_tracing
+    // *_sets_profiler and, through profilers left set on other tstates,
+    // test_trace_events_trivial.)
+    const line = await last(rt, out, err, `
+import sys, greenlet
+events = []
+def prof(frame, event, arg):
+    events.append((event, frame.f_code.co_name))
+def marker():
+    pass
+greenlet.greenlet(lambda: sys.setprofile(prof)).switch()
+marker()
+sys.setprofile(None)
+print(("call", "marker") in events)
+`);
+    assert.equal(line, "True");
+  });
+
+  it("sys.setprofile sees no frames of greenlet's own implementation", { todo: "known difference: greenlet's start and slow switch paths are Python functions a profiler sees" }, async () => {
+    // greenlet's test_trace_events_into_greenlet_*_already_set expects only
+    // the user's frames; ours shows _switch_slow, _switch_to, _on_finish, ...
+    const line = await last(rt, out, err, `
+import sys, greenlet
+events = []
+def prof(frame, event, arg):
+    events.append(frame.f_code.co_filename)
+g = greenlet.greenlet(lambda: 1)
+sys.setprofile(prof)
+g.switch()
+sys.setprofile(None)
+print(sorted({f for f in events if "greenlet" in f}))
+`);
+    assert.equal(line, "[]");
+  });
+
+  it("formats repr like greenlet", async () => {
+    // greenlet's TestRepr: ' pending>', ' current active started main>',
+    // ' suspended active started main>'.
+    const line = await last(rt, out, err, `
+import greenlet
+main = greenlet.getcurrent()
+print([repr(greenlet.greenlet()).endswith(" pending>"),
+       repr(main).endswith(" current active started main>"),
+       greenlet.greenlet(lambda: repr(main)).switch().endswith(" suspended active started main>")])
+`);
+    assert.equal(line, "[True, True, True]");
+  });
+
+  it("refuses a non-greenlet parent with greenlet's message", async () => {
+    // greenlet's test_set_parent_wrong_types (2.0.2 and 3.x).
+    const line = await last(rt, out, err, `
+import greenlet
+g = greenlet.greenlet()
+try:
+    g.parent = None
+except TypeError as e:
+    print(e)
+`);
+    assert.equal(line, "GreenletChecker: Expected any type of greenlet, not NoneType");
+  });
+
+  it("leaks no continuation when asyncio tasks switch greenlets", { todo: "known bug, intermittent: a main instance adopted by an asyncio task step can outlive the step until the next sweep" }, async () => {
+    // Each run whose asyncio tasks switch greenlets leaves one continuation in
+    // the engine registry (liveContinuations()), forever.
+    const code = `
+import asyncio, greenlet
+async def task():
+    g = greenlet.greenlet(lambda: greenlet.getcurrent().parent.switch(1))
+    v = g.switch()
+    await asyncio.sleep(0)
+    g.switch()
+    return v
+async def main():
+    return await asyncio.gather(task(), task())
+print(asyncio.run(main()))
+`;
+    await last(rt, out, err, code);
+    const before = liveContinuations();
+    for (let i = 0; i < 3; i++) assert.equal(await last(rt, out, err, code), "[1, 1]");
+    assert.equal(liveContinuations() - before, 0, "continuations left by 3 runs");
+  });
+
+  it("a new greenlet given the driver's gr_context sees it, with two asyncio tasks interleaving", { todo: "known bug: two asyncio tasks interleaving greenlet_spawn-style drivers with shared contexts hang; under investigation" }, async () => {
+    // SQLAlchemy's greenlet_spawn sets `gr_context = driver.gr_context` on a new
+    // greenlet. With two tasks, the second greenlet starts with an empty
+    // context ('unset') and its var.set() does not reach the task. It depends
+    // on Python's string hash seed (about 1 runtime in 3 with a random seed;
+    // PYTHONHASHSEED=4 always). Native greenlet 2.0.2, any seed:
+    // [['a','a','set'], ['b','b','set']].
+    const code = `
+import asyncio, contextvars, greenlet
+var = contextvars.ContextVar("var", default="unset")
+class Spawned(greenlet.greenlet):          # SQLAlchemy's _AsyncIoGreenlet
+    def __init__(self, fn, driver):
+        greenlet.greenlet.__init__(self, fn, driver)
+        self.driver = driver
+        self.gr_context = driver.gr_context
+async def read():
+    await asyncio.sleep(0)
+    return var.get()
+def sync_fn():
+    seen = [var.get(), greenlet.getcurrent().driver.switch(read())]
+    var.set("set")
+    return seen
+async def spawn(fn):                        # SQLAlchemy's greenlet_spawn
+    g = Spawned(fn, greenlet.getcurrent())
+    result = g.switch()
+    while not g.dead:
+        result = g.switch(await result)
+    return result
+async def task(tag):
+    var.set(tag)
+    return await spawn(sync_fn) + [var.get()]
+async def main():
+    return await asyncio.gather(task("a"), task("b"))
+print(asyncio.run(main()))
+`;
+    const seen = new Set<string>();
+    for (const seed of ["4", "0"]) {
+      const o = new Capture();
+      const e = new Capture();
+      const fresh = await createRuntime({ env: { PYTHONHASHSEED: seed }, stdout: o.sink, stderr: e.sink });
+      try {
+        seen.add(await last(fresh, o, e, code));
+      } finally {
+        await fresh.close();
+      }
+    }
+    assert.deepEqual([...seen], ["[['a', 'a', 'set'], ['b', 'b', 'set']]"]);
+  });
+
+  it("releases greenlets that a finished run left suspended", { todo: "known gap: greenlets a finished runtime thread left suspended keep their stacks (greenlet itself leaks them too, but frees its thread's main)" }, async () => {
+    // A run's thread is gone when it returns: its suspended greenlets can never
+    // run again. Here they stay alive in a cycle through their own frames
+    // (globals of the run's __main__), invisible to the gc. Native greenlet
+    // makes greenlets of a dead thread collectable.
+    const base = runtimeState(rt).greenlets.stats().greenlets;
+    const live = liveContinuations();
+    await last(rt, out, err, `
+import greenlet
+main = greenlet.getcurrent()
+def f():
+    main.switch()
+keep = [greenlet.greenlet(f) for _ in range(10)]
+for g in keep:
+    g.switch()
+`);
+    await last(rt, out, err, "import gc; gc.collect()");
+    assert.equal(runtimeState(rt).greenlets.stats().greenlets - base, 0, "greenlets still registered");
+    assert.equal(liveContinuations() - live, 0, "continuations still live");
+    checkInvariants(rt, { greenlets: false, continuations: false });
+  });
+});
+
+describe("greenlet regressions (greenletStackSize 32768, the documented minimum)", { timeout: 120_000 }, () => {
+  const out = new Capture();
+  const err = new Capture();
+  let rt: Runtime;
+
+  before(async () => {
+    rt = await createRuntime({ greenletStackSize: 32768, stdout: out.sink, stderr: err.sink });
+  });
+
+  after(async () => {
+    await rt?.close();
+  });
+
+  it("frees objects promptly inside a greenlet, and frees the greenlet after it finishes", { todo: "known limitation: below ~48 KiB greenletStackSize CPython's C-stack protection margins leave no room, so the trashcan defers container frees inside the greenlet" }, async () => {
+    // With 32 KiB stacks CPython's stack protection leaves no room: the
+    // trashcan defers every container deallocation inside the greenlet (to a
+    // tstate list that is never processed), so each greenlet leaks itself
+    // and whatever it touched. 49152 works. (eval('['*50+']'*50) also fails
+    // with "Parser stack overflowed" at 32768.)
+    const line = await last(rt, out, err, `
+import gc, weakref, greenlet
+class Obj: pass
+def run():
+    o = Obj()
+    r = weakref.ref(o)
+    t = [o]
+    del o, t
+    return r() is None
+g = greenlet.greenlet(run)
+freed_inside = g.switch()
+gr = weakref.ref(g)
+del g
+gc.collect()
+print([freed_inside, gr() is None])
+`);
+    assert.equal(line, "[True, True]");
+  });
+});
+
+describe("greenlet regressions (linear memory above 2 GiB)", { timeout: 120_000 }, () => {
+  it("starts greenlets whose thread state lies above 2 GiB", async () => {
+    // 2,300 suspended greenlets with 1 MiB stacks push the heap past 2**31:
+    // the host then reads a negative pointer ("TypeError: Cannot convert
+    // undefined to a BigInt at GreenletHost.readId") and Python gets
+    // "SystemError: error return without exception set". wasm32 addresses are
+    // unsigned; JS sees i32 results of exports as signed.
+    const out = new Capture();
+    const err = new Capture();
+    const rt = await createRuntime({ greenletStackSize: 1 << 20, stdout: out.sink, stderr: err.sink });
+    try {
+      const line = await last(rt, out, err, `
+import greenlet
+main = greenlet.getcurrent()
+gs = []
+for i in range(2300):
+    g = greenlet.greenlet(lambda: main.switch() or 1)
+    g.switch()
+    gs.append(g)
+print(len(gs), all(g.switch() == 1 for g in gs))
+`);
+      assert.equal(line, "2300 True");
+    } finally {
+      await rt.close();
+    }
+  });
+});
