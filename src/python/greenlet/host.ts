@@ -263,17 +263,19 @@ export class GreenletHost {
 
   // ---- switching ---------------------------------------------------------
 
-  /** The C-level `greenlet.switch(value)` fast path; 0 sends the call to Python. */
+  /** The C-level `greenlet.switch(value)` / `switch()` fast path; 0 sends the call to Python. */
   private fastSwitch(self: number, args: number, nargsf: number, kwnames: number): number {
     // wasm i32 parameters arrive signed: addresses >= 2 GiB are negative here.
     self >>>= 0;
     args >>>= 0;
-    if (this.slowOnly || kwnames !== 0 || (nargsf & 0x7fffffff) !== 1 || !this.m.validSuspender.value) return 0;
+    const nargs = nargsf & 0x7fffffff;
+    if (this.slowOnly || kwnames !== 0 || nargs > 1 || !this.m.validSuspender.value) return 0;
     const H = this.m.HEAPU32;
     const from = this.currentCont();
     const target = this.resolveTarget(self, from);
     if (!target || target === from || target.state !== "suspended" || target.switcher !== from.switcher) return 0;
-    const value = H[args >>> 2]!;
+    // greenlet packs switch(x) as x and switch() as ().
+    const value = nargs === 1 ? H[args >>> 2]! : this.emptyTuple;
     this.api.incref(value);
     return this.transfer(from, target, value, false);
   }
