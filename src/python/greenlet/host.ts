@@ -235,11 +235,6 @@ export class GreenletHost {
     return this.api.newRef(thread.mainObj);
   }
 
-  /** The Python object that is "current" on continuation `c` (borrowed; 0 if not made yet). */
-  objOf(c: Cont): number {
-    return c.data.kind === "greenlet" ? c.data.obj : c.data.thread.mainObj;
-  }
-
   /**
    * The continuation a switch to `obj` resumes, seen from `from`: a greenlet's
    * own continuation, or for the main greenlet the main instance `from` works for.

@@ -4,7 +4,7 @@ import type { PyodideInternals } from "../pyodide.ts";
  * The handful of CPython C-API operations the greenlet host performs from JS.
  * Pointers are wasm32 addresses. Functions named like CPython's keep its
  * reference semantics: `long`, `bool`, `none`, `newRef`, `tuple2` return new
- * references; `arg`/`argObj` return borrowed ones.
+ * references; `arg` returns borrowed ones.
  */
 const MORTAL_LIMIT = 1 << 28;
 
@@ -31,25 +31,25 @@ export class PyApi {
   }
   /** Drop a reference with stack switching disabled, so finalizers it runs cannot switch from under JS. */
   decrefNoSwitch(p: number): void {
-    const vs = this.m.validSuspender;
-    const saved = vs.value;
-    vs.value = false;
-    try {
-      this.m._Py_DecRef(p);
-    } finally {
-      vs.value = saved;
-    }
+    this.withoutSwitching(() => this.m._Py_DecRef(p));
   }
   /** Call `fn(*args)` (args: a tuple, stolen) with switching disabled; returns a new ref or 0. */
   callNoSwitch(fn: number, args: number): number {
+    try {
+      return this.withoutSwitching(() => this.m._PyObject_Call(fn, args, 0));
+    } finally {
+      this.m._Py_DecRef(args);
+    }
+  }
+  /** Run `f` with Pyodide's suspension flag off, so Python code it runs cannot switch under a JS frame. */
+  private withoutSwitching<R>(f: () => R): R {
     const vs = this.m.validSuspender;
     const saved = vs.value;
     vs.value = false;
     try {
-      return this.m._PyObject_Call(fn, args, 0);
+      return f();
     } finally {
       vs.value = saved;
-      this.m._Py_DecRef(args);
     }
   }
   /**
@@ -91,9 +91,6 @@ export class PyApi {
   arg(args: number, i: number): number {
     return this.m.HEAPU32[(args >>> 2) + i]!;
   }
-  argObj(args: number, i: number): number {
-    return this.m.HEAPU32[(args >>> 2) + i]!;
-  }
   /** New tuples; they steal the references passed in. */
   tuple1(a: number): number {
     return this.tuple([a]);
@@ -114,10 +111,7 @@ export class PyApi {
   }
   /** A new 2-tuple; steals the references to `a` and `b`. */
   tuple2(a: number, b: number): number {
-    const t = this.m._PyTuple_New(2);
-    this.m._PyTuple_SetItem(t, 0, a);
-    this.m._PyTuple_SetItem(t, 1, b);
-    return t;
+    return this.tuple([a, b]);
   }
   setError(type: number, msg: string): void {
     const bytes = new TextEncoder().encode(msg);
