@@ -108,16 +108,3 @@ export class Interrupts {
     });
   }
 }
-
-/** Sleep `seconds`; resolves to undefined, or {@link INTERRUPTED} if interrupted first. */
-export function interruptibleSleep(interrupts: Interrupts, seconds: number): Promise<undefined | typeof INTERRUPTED> {
-  let cancel = (): void => {};
-  const done = new Promise<undefined>((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), Math.max(0, Math.min(seconds * 1000, 2 ** 31 - 1)));
-    cancel = () => clearTimeout(timer);
-  });
-  return interrupts.race(done).then((r) => {
-    cancel();
-    return r;
-  });
-}

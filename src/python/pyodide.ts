@@ -182,9 +182,21 @@ export interface PyodideInternals {
   /** Addresses of data: `&_Py_NoneStruct`, `&PyContext_Type`, `&PyExc_TypeError` (a `PyObject *` variable), ... */
   readonly __Py_NoneStruct: number;
   readonly __Py_TrueStruct: number;
+  readonly __Py_NotImplementedStruct: number;
   readonly _PyContext_Type: number;
   readonly _PyExc_TypeError: number;
   readonly _PyExc_MemoryError: number;
+  // ---- blocking I/O (src/python/io) ----
+  readonly _PyExc_RuntimeError: number;
+  _PyFloat_AsDouble(o: number): number;
+  /** Pyodide: 1 if `o` is a JsProxy. */
+  _JsProxy_Check(o: number): number;
+  /** Pyodide: the JS value behind a JsProxy. */
+  _JsProxy_Val(o: number): unknown;
+  /** Pyodide: convert a JS value to Python as `await` on a JsProxy does (new reference, 0 on error). */
+  _js2python(v: unknown): number;
+  /** Pyodide: set the Python error for a JS exception (a JsException, or the PythonError it carries). */
+  handle_js_error(e: unknown): void;
   /** Emscripten's virtual filesystem. */
   FS: EmscriptenFS;
   /** Emscripten errno constants (`EROFS`, `EACCES`, ...). */
@@ -204,6 +216,7 @@ const REQUIRED_FUNCTIONS = [
   "_PyErr_GetRaisedException", "_PyErr_SetString", "_PyTuple_New", "_PyTuple_GetItem", "_PyTuple_Size", "_PyList_AsTuple", "_PyType_IsSubtype", "PyProxy_getPtr", "_PyTuple_SetItem",
   "_PyBool_FromLong", "_PyLong_FromLong", "_PyLong_AsLong", "_PyDescr_NewMethod", "_PyObject_SetAttrString",
   "_PyObject_Vectorcall", "_PyErr_SetRaisedException", "_PyErr_Clear", "_PyContextVar_Get",
+  "_PyFloat_AsDouble", "_JsProxy_Check", "_JsProxy_Val", "_js2python", "handle_js_error",
 ] as const;
 
 /** Options for {@link bootPyodide}. */

@@ -20,7 +20,8 @@ import { installGreenletHost } from "./greenlet/index.ts";
 import type { GreenletHost } from "./greenlet/index.ts";
 import { bootPyodide, internals, PYTHON_VERSION, type PyProxy, type Pyodide, type PyodideInternals } from "./pyodide.ts";
 import { assertNoHostMounts, codeGenerationFromStringsAllowed, guestEnv, jsGlobalsFor, unregisterPyodideJs } from "./sandbox.ts";
-import { atomicPollView, interruptibleSleep, Interrupts } from "./interrupts.ts";
+import { atomicPollView, Interrupts } from "./interrupts.ts";
+import { installIoHost, type IoHost } from "./io/index.ts";
 import { rawWriter, StdinQueue } from "./stdio.ts";
 
 /** Host directory holding the guest Python sources (`src/python/py`), from src/ or dist/. */
@@ -41,6 +42,8 @@ export interface RuntimeState {
   activeRuns: number;
   /** The greenlet host: every run is one of its threads. */
   readonly greenlets: GreenletHost;
+  /** Blocking waits and green threads. */
+  readonly io: IoHost;
 }
 
 const states = new WeakMap<Runtime, RuntimeState>();
@@ -235,6 +238,8 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 
   // Stage 5: greenlet host (the `_greenwasm_greenlet` builtins `import greenlet` needs).
   const greenlets = await stage("greenlet", () => installGreenletHost(mod, { stackSize: opts.greenletStackSize }));
+  // Stage 5b: blocking waits and green threads (`_greenwasm_io`), built on the greenlet host.
+  const io = await stage("io", () => installIoHost(mod, greenlets, interrupts));
 
   // Stage 6: guest setup inside a first promising entry (sets Module.stackStop).
   const { runner, version } = await stage("guest setup", async () => {
@@ -248,8 +253,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
         argv: opts.argv,
         allowJs: opts.allowJs,
       });
-      const sleep = (seconds: number) => interruptibleSleep(interrupts, seconds);
-      const version: unknown = await setup.callPromising(config, () => stdin.pull(), sleep);
+      const version: unknown = await setup.callPromising(config, () => stdin.pull());
       if (typeof mod.stackStop !== "number") throw new Error("Module.stackStop was not set by the promising entry");
       const runnerModule = py.pyimport("greenwasm._runner") as PyProxy & { run: PyProxy };
       const runner = runnerModule.run.copy();
@@ -265,7 +269,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   // and record the baseline the invariants are checked against.
   if (opts.interruptBuffer) py.setInterruptBuffer(atomicPollView(opts.interruptBuffer));
   const state: RuntimeState = {
-    pyodide: py, module: mod, baselineStackPointer: mod.stackSave(), activeRuns: 0, greenlets,
+    pyodide: py, module: mod, baselineStackPointer: mod.stackSave(), activeRuns: 0, greenlets, io,
   };
   return new Runtime(state, runner, stdin, interrupts, version);
 }

@@ -27,6 +27,23 @@ export interface InvariantOptions {
 
 const baselines = new WeakMap<Runtime, InvariantBaseline>();
 
+/**
+ * Wait until every green thread of `runtime` has ended (daemon threads may
+ * outlive the run that started them), or fail after `timeoutMs`.
+ */
+export async function settleThreads(runtime: Runtime, timeoutMs = 5000): Promise<void> {
+  const io = runtimeState(runtime).io;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new assert.AssertionError({ message: `${io.liveThreads} green thread(s) still running after ${timeoutMs} ms` })), timeoutMs);
+  });
+  try {
+    await Promise.race([io.whenIdle(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function snapshot(runtime: Runtime): InvariantBaseline {
   return { greenlets: runtimeState(runtime).greenlets.stats(), continuations: liveContinuations() };
 }

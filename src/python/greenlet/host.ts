@@ -1,6 +1,6 @@
 import { Switcher, SwitchError, continuationById, makeRegion } from "../../engine/index.ts";
 import type { Continuation, SwitchHost, StackRegion } from "../../engine/index.ts";
-import type { PyodideInternals } from "../pyodide.ts";
+import type { PyodideInternals, StackStateInstance } from "../pyodide.ts";
 import type { TstateLayout } from "./tstate-layout.ts";
 import { buildTrampolines } from "./trampoline.ts";
 import type { Trampolines } from "./trampoline.ts";
@@ -46,6 +46,29 @@ export interface GreenletHostOptions {
 export const DEFAULT_GREENLET_STACK_SIZE = 128 * 1024;
 export const DEFAULT_THREAD_STACK_SIZE = 1024 * 1024;
 export const MODULE_NAME = "_greenwasm_greenlet";
+
+/** A stack suspended by a greenwasm wait (see `GreenletHost.detach`). */
+export interface Detached {
+  tstate: number;
+  /** Borrowed stack: its saved argument-stack slice. */
+  stack: StackStateInstance | null;
+  /** Region stack: its continuation. */
+  region: Cont | null;
+  /** The stack pointer when it suspended (region stacks resume there). */
+  sp: number;
+}
+
+/** Options of `GreenletHost.runThread`. */
+export interface RunThreadOptions {
+  /** Bytes of C stack. Default: the host's `threadStackSize`. */
+  stackSize?: number;
+  /**
+   * A thread of its own for Python (a green `threading.Thread`): fresh thread
+   * dict and `threading.local` data, no running asyncio loop. Default: false
+   * (a runtime entry: shares them with the interpreter's main thread).
+   */
+  isolated?: boolean;
+}
 
 /** What a runtime thread entry produced: exactly one of the two is non-zero (owned references). */
 export interface ThreadOutcome {
@@ -184,10 +207,20 @@ export class GreenletHost {
     return c;
   }
 
+  /** The greenlet thread of the running stack, without adopting the stack (`thread()` builtin, `get_ident`). */
+  threadToken(): number {
+    const last = this.lastCont;
+    if (last) return last.data.thread.token;
+    const known = this.byTstate.get(this.m._PyThreadState_Get());
+    if (known && (known.data.kind === "greenlet" || this.alive(known))) return known.data.thread.token;
+    const token = this.tokenOfContext();
+    return this.threads.has(token) ? token : 0;
+  }
+
   data(kind: "main" | "greenlet", thread: GreenThread, tstate: number): ContData {
     return {
       kind, thread, tstate, tstateId: 0n, obj: 0, stackState: null, startPayload: 0, block: 0,
-      mainInst: null, throwing: false, pendingContext: 0, outcome: null,
+      mainInst: null, throwing: false, pendingContext: 0, outcome: null, isolated: false,
     };
   }
 
@@ -412,6 +445,51 @@ export class GreenletHost {
     if (have) this.api.decref(have);
   }
 
+  /**
+   * Detach the running stack before it suspends on a JS promise (a greenwasm
+   * wait): hands the thread state and the shared C stack pointer back to the
+   * event loop. Call from a plain import right before the Suspending one;
+   * `attach` (after resume, on the same stack) undoes it. 0: cannot suspend.
+   */
+  detach(): Detached | null {
+    const m = this.m;
+    if (!m.validSuspender.value) return null;
+    const c = this.lastCont;
+    let stack: StackStateInstance | null = null;
+    let region: Cont | null = null;
+    const sp = m.stackSave();
+    if (this.regionActive && c && c.region) {
+      region = c;
+      m.stackRestore(c.outerSp);
+    } else {
+      stack = new m.StackState();
+    }
+    const tstate = m._captureThreadState();
+    if (!tstate) {
+      if (region) m.stackRestore(sp);
+      else stack?.restore();
+      return null;
+    }
+    this.regionActive = false;
+    this.lastCont = null;
+    return { tstate, stack, region, sp };
+  }
+
+  /** Re-attach a stack detached by `detach`, first thing after it resumes. */
+  attach(d: Detached): void {
+    const m = this.m;
+    if (d.region) {
+      d.region.outerSp = m.stackSave();
+      m.stackRestore(d.sp);
+      this.regionActive = true;
+      this.lastCont = d.region;
+    } else {
+      d.stack!.restore();
+    }
+    m._restoreThreadState(d.tstate);
+    m.validSuspender.value = true;
+  }
+
   /** Pyodide reads Module.stackStop only when it suspends; see the class invariant. */
   private installStackStopView(): void {
     const mod = this.m as unknown as Record<string, unknown>;
@@ -450,7 +528,7 @@ export class GreenletHost {
     if (!ts) throw new SwitchError("greenlet: cannot allocate a thread state");
     const region = c.region!;
     m._PyUnstable_ThreadState_SetStackProtection(ts, region.base, region.top - region.base);
-    this.inheritThreadState(ts, m._PyThreadState_Get());
+    if (!c.data.isolated) this.inheritThreadState(ts, m._PyThreadState_Get());
     c.data.tstate = ts;
     c.data.tstateId = this.readId(ts);
     if (c.data.pendingContext) {
@@ -608,17 +686,32 @@ export class GreenletHost {
    * its own stack. Resolves when it returns; the outcome's references are owned
    * by the caller.
    */
-  runThread(fn: number, args: number, kwargs: number): Promise<ThreadOutcome> {
+  runThread(fn: number, args: number, kwargs: number, opts: RunThreadOptions = {}): Promise<ThreadOutcome> {
+    try {
+      return this.startThread(fn, args, kwargs, opts).done;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * `runThread` that also returns the new thread's token at once (its stack
+   * starts from a microtask). Throws SwitchError if no stack can be allocated.
+   */
+  startThread(fn: number, args: number, kwargs: number, opts: RunThreadOptions = {}): { token: number; done: Promise<ThreadOutcome> } {
+    const region = this.allocRegion(opts.stackSize ?? this.threadStackSize);
+    if (!region) throw new SwitchError("cannot allocate a thread stack");
     const thread = this.newThread();
-    const region = this.allocRegion(this.threadStackSize);
-    if (!region) return Promise.reject(new SwitchError("cannot allocate a thread stack"));
     const c = thread.switcher.create(this.data("main", thread, 0), region.region);
     c.data.block = region.block;
+    c.data.isolated = opts.isolated ?? false;
     thread.instances.add(c);
     const api = this.api;
-    const inner = api.tuple4(api.long(thread.token), api.newRef(fn), api.newRef(args), kwargs ? api.newRef(kwargs) : api.none());
+    const inner = api.tuple([
+      api.long(thread.token), api.newRef(fn), api.newRef(args), kwargs ? api.newRef(kwargs) : api.none(), api.bool(!c.data.isolated),
+    ]);
     const payload = api.tuple3(api.newRef(this.py.threadMain), inner, api.none());
-    return new Promise<ThreadOutcome>((resolve) => {
+    const done = new Promise<ThreadOutcome>((resolve) => {
       c.data.onExit = (o) => {
         this.threads.delete(thread.token);
         if (thread.mainObj) api.decref(thread.mainObj);
@@ -627,6 +720,7 @@ export class GreenletHost {
       };
       thread.switcher.launch(c, payload);
     });
+    return { token: thread.token, done };
   }
 }
 

@@ -35,7 +35,7 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
       const c = host.currentCont();
       return c.data.kind === "greenlet" ? api.newRef(c.data.obj) : host.mainObject(c.data.thread);
     },
-    thread: () => api.long(host.currentCont().data.thread.token),
+    thread: () => api.long(host.threadToken()),
     can_switch: () => api.bool(m.validSuspender.value),
     set_slow: (_s, a) => {
       host.slowOnly = api.isTrue(api.arg(a, 0));

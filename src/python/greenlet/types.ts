@@ -37,6 +37,8 @@ export interface ContData {
   /** A runtime thread entry's outcome, and who to tell. */
   outcome: { result: number; error: number } | null;
   onExit?: (o: { result: number; error: number }) => void;
+  /** A green thread: its own thread dict and thread-locals (see RunThreadOptions). */
+  isolated: boolean;
 }
 
 export type Cont = Continuation<ContData>;

@@ -467,10 +467,13 @@ def _make_main(token):
     return g
 
 
-def _thread_main(token, fn, args, kwargs):
+def _thread_main(token, fn, args, kwargs, with_loop):
     """First frame of a runtime thread entry: names its greenlet thread and, like
-    a Pyodide promising task, runs with Pyodide's event loop as the running loop."""
+    a Pyodide promising task, runs with Pyodide's event loop as the running loop
+    (not green threads: `with_loop` false)."""
     _THREAD.set(token)
+    if not with_loop:
+        return fn(*args, **(kwargs or {}))
     import asyncio.events
     try:
         loop = asyncio.events.get_event_loop_policy().get_event_loop()

@@ -4,7 +4,9 @@ Invariants after `setup` returns:
 - os.environ holds exactly the variables the host chose (no PYTHONINSPECT unless asked);
 - sys.path is ['', *paths, *stdlib/site-packages];
 - sys.stdin reads from the host pull function;
-- time.sleep waits on a JS timer that an interrupt cuts short (KeyboardInterrupt);
+- time.sleep suspends only its own stack (an interrupt cuts it short with
+  KeyboardInterrupt on the main thread);
+- `_thread`/`threading` run green threads (greenwasm._threads);
 - unless allow_js, `pyodide_js` is a facade exposing only what Pyodide's own
   Python modules import from it (no Module, no FS, no runPython).
 """
@@ -36,30 +38,7 @@ def _seal_pyodide_js():
     sys.modules["pyodide_js._api"] = api
 
 
-def _install_sleep(js_sleep):
-    import time
-    from functools import wraps
-
-    from pyodide.ffi import can_run_sync, run_sync
-
-    blocking_sleep = time.sleep
-
-    @wraps(blocking_sleep)
-    def sleep(seconds):
-        seconds = float(seconds)
-        if seconds != seconds:
-            raise ValueError("Invalid value NaN (not a number)")
-        if seconds < 0:
-            raise ValueError("sleep length must be non-negative")
-        if not can_run_sync():
-            return blocking_sleep(seconds)
-        if run_sync(js_sleep(seconds)) == 2:
-            raise KeyboardInterrupt
-
-    time.sleep = sleep
-
-
-def setup(config_json, pull, js_sleep):
+def setup(config_json, pull):
     config = json.loads(config_json)
     expected = tuple(int(p) for p in config["pythonVersion"].split("."))
     if sys.version_info[:3] != expected:
@@ -81,7 +60,10 @@ def setup(config_json, pull, js_sleep):
     from greenwasm import _stdin
 
     _stdin.install(pull)
-    _install_sleep(js_sleep)
+    from greenwasm import _sync, _threads
+
+    _threads.install()
+    _sync.install_sleep()
     if not config["allowJs"]:
         _seal_pyodide_js()
     import greenwasm._runner  # noqa: F401  (compile it now, not on the first run)

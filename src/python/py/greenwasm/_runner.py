@@ -113,6 +113,29 @@ def _flush():
             pass
 
 
+def _execute(kind, target):
+    if kind == "file":
+        return _run_file(target)
+    if kind == "code":
+        return _run_code(target)
+    if kind == "module":
+        return _run_module(target)
+    raise ValueError(f"unknown run kind {kind!r}")
+
+
+def _guarded(fn, *args):
+    try:
+        return fn(*args) or 0
+    except SystemExit as exc:
+        return _exit_code(exc)
+    except KeyboardInterrupt as exc:
+        _report(exc)
+        return 130
+    except BaseException as exc:
+        _report(exc)
+        return 1
+
+
 def run(kind, target, argv, path0):
     saved_argv = sys.argv
     saved_path0 = sys.path[0] if sys.path else None
@@ -125,22 +148,12 @@ def run(kind, target, argv, path0):
     else:
         sys.path.insert(0, path0)
     try:
-        try:
-            if kind == "file":
-                return _run_file(target)
-            if kind == "code":
-                return _run_code(target)
-            if kind == "module":
-                return _run_module(target)
-            raise ValueError(f"unknown run kind {kind!r}")
-        except SystemExit as exc:
-            return _exit_code(exc)
-        except KeyboardInterrupt as exc:
-            _report(exc)
-            return 130
-        except BaseException as exc:
-            _report(exc)
-            return 1
+        code = _guarded(_execute, kind, target)
+        # Like the interpreter at exit: wait for non-daemon threads.
+        from greenwasm._threads import end_of_run
+
+        after = _guarded(end_of_run)
+        return code if after == 0 else after
     finally:
         _flush()
         sys.argv = saved_argv
