@@ -117,17 +117,27 @@ def _patch_webloop():
 def end_of_run():
     """What the interpreter does at exit for threads, without shutting threading down.
 
-    Runs `threading._register_atexit` callbacks (they stop executors' idle
-    workers), waits for non-daemon threads, then re-arms both so that the next
-    run in this runtime can start threads and executors again.
+    Runs the `threading._register_atexit` callbacks (concurrent.futures' stops
+    idle executor workers), waits for non-daemon threads, then re-arms
+    concurrent.futures and drops the event loop's default executor, so that
+    the next run in this runtime can start threads and executors again.
     """
     import threading
 
     calls = list(reversed(threading._threading_atexits))
     threading._threading_atexits.clear()
-    for call in calls:
-        call()
-    green._shutdown()
-    cf = sys.modules.get("concurrent.futures.thread")
-    if cf is not None:
-        cf._shutdown = False
+    try:
+        for call in calls:
+            call()
+        green._shutdown()
+    finally:
+        cf = sys.modules.get("concurrent.futures.thread")
+        if cf is not None:
+            cf._shutdown = False
+            threading._register_atexit(cf._python_exit)
+        try:
+            import asyncio
+
+            asyncio.get_event_loop()._greenwasm_executor = None
+        except Exception:
+            pass
