@@ -172,12 +172,13 @@ print(asyncio.run(main()))
     assert.equal(liveContinuations() - before, 0, "continuations left by 3 runs");
   });
 
-  it("a new greenlet given the driver's gr_context sees it, with two asyncio tasks interleaving", { todo: "known bug: two asyncio tasks interleaving greenlet_spawn-style drivers with shared contexts hang; under investigation" }, async () => {
+  it("a new greenlet given the driver's gr_context sees it, with two asyncio tasks interleaving", async () => {
     // SQLAlchemy's greenlet_spawn sets `gr_context = driver.gr_context` on a new
-    // greenlet. With two tasks, the second greenlet starts with an empty
-    // context ('unset') and its var.set() does not reach the task. It depends
-    // on Python's string hash seed (about 1 runtime in 3 with a random seed;
-    // PYTHONHASHSEED=4 always). Native greenlet 2.0.2, any seed:
+    // greenlet. This failed for the second task (its greenlet started with an
+    // empty context) whenever a Pyodide task step returned instead of
+    // suspending: the host's cache of the running stack went stale and named
+    // the first task's stack. It showed under some string hash seeds (4
+    // always, 0 never), so both are run. Native greenlet 2.0.2, any seed:
     // [['a','a','set'], ['b','b','set']].
     const code = `
 import asyncio, contextvars, greenlet

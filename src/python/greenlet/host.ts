@@ -192,9 +192,12 @@ export class GreenletHost {
   currentCont(): Cont {
     // lastCont is the stack running now, or null (cleared whenever a stack
     // parks or Pyodide suspends one: see the stackStop view).
-    const last = this.lastCont;
-    if (last) return last;
+    // lastCont is a cache of the stack running now. A Pyodide task that
+    // returns (rather than suspends) leaves it stale, so it counts only while
+    // its thread state is the current one.
     const ts = this.m._PyThreadState_Get();
+    const last = this.lastCont;
+    if (last && last.data.tstate === ts) return last;
     const known = this.byTstate.get(ts);
     if (known && (known.data.kind === "greenlet" || this.alive(known))) return known;
     if (known) this.dropInstance(known);
@@ -209,9 +212,10 @@ export class GreenletHost {
 
   /** The greenlet thread of the running stack, without adopting the stack (`thread()` builtin, `get_ident`). */
   threadToken(): number {
+    const ts = this.m._PyThreadState_Get();
     const last = this.lastCont;
-    if (last) return last.data.thread.token;
-    const known = this.byTstate.get(this.m._PyThreadState_Get());
+    if (last && last.data.tstate === ts) return last.data.thread.token;
+    const known = this.byTstate.get(ts);
     if (known && (known.data.kind === "greenlet" || this.alive(known))) return known.data.thread.token;
     const token = this.tokenOfContext();
     return this.threads.has(token) ? token : 0;
