@@ -186,6 +186,11 @@ export interface PyodideInternals {
   readonly _PyContext_Type: number;
   readonly _PyExc_TypeError: number;
   readonly _PyExc_MemoryError: number;
+  /**
+   * Pyodide: starts a promising task (late-bound: Pyodide calls it through
+   * the Module, so the greenlet host may wrap it to learn when tasks end).
+   */
+  promisingApply: (...args: unknown[]) => unknown;
   // ---- blocking I/O (src/python/io) ----
   readonly _PyExc_RuntimeError: number;
   _PyFloat_AsDouble(o: number): number;
@@ -216,7 +221,7 @@ const REQUIRED_FUNCTIONS = [
   "_PyErr_GetRaisedException", "_PyErr_SetString", "_PyTuple_New", "_PyTuple_GetItem", "_PyTuple_Size", "_PyList_AsTuple", "_PyType_IsSubtype", "PyProxy_getPtr", "_PyTuple_SetItem",
   "_PyBool_FromLong", "_PyLong_FromLong", "_PyLong_AsLong", "_PyDescr_NewMethod", "_PyObject_SetAttrString",
   "_PyObject_Vectorcall", "_PyErr_SetRaisedException", "_PyErr_Clear", "_PyContextVar_Get",
-  "_PyFloat_AsDouble", "_JsProxy_Check", "_JsProxy_Val", "_js2python", "handle_js_error",
+  "promisingApply", "_PyFloat_AsDouble", "_JsProxy_Check", "_JsProxy_Val", "_js2python", "handle_js_error",
 ] as const;
 
 /** Options for {@link bootPyodide}. */

@@ -49,9 +49,7 @@ describe("SQLAlchemy 1.4 greenlet_spawn / await_only on greenwasm's greenlet", {
   afterEach(async () => {
     // aiosqlite's daemon connection thread ends shortly after the run.
     await settleThreads(rt);
-    // liveContinuations() is not compared: it grows by one per run whose
-    // asyncio tasks switched greenlets (see greenlet-regressions.test.ts).
-    checkInvariants(rt, { continuations: false });
+    checkInvariants(rt);
     out.clear();
     err.clear();
   });

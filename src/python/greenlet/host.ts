@@ -130,6 +130,7 @@ export class GreenletHost {
     };
     this.newThread(0);
     this.installStackStopView();
+    this.installTaskEndSweep();
     this.tramp = buildTrampolines({
       fast: (s, a, n, k) => this.fastSwitch(s, a, n, k),
       slowSwitch: (s, a, n) => this.slowSwitchBuiltin(s, a, n),
@@ -245,6 +246,33 @@ export class GreenletHost {
     } finally {
       this.m._free(out);
     }
+  }
+
+  /**
+   * Forget the main instances of Pyodide tasks as soon as the task ends, not
+   * at the next sweep: wraps Module.promisingApply, through which Pyodide
+   * starts every promising task (asyncio steps, awaited calls).
+   */
+  private installTaskEndSweep(): void {
+    const m = this.m;
+    const apply = m.promisingApply;
+    const sweepAll = (): void => {
+      for (const t of this.threads.values()) if (t.instances.size > 0) this.sweep(t);
+    };
+    m.promisingApply = (...args: unknown[]) => {
+      const p = apply(...args);
+      if (!(p instanceof Promise)) return p;
+      return p.then(
+        (v) => {
+          sweepAll();
+          return v;
+        },
+        (e: unknown) => {
+          sweepAll();
+          throw e;
+        },
+      );
+    };
   }
 
   /** Forget main instances whose host task has ended. */
