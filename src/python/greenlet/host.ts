@@ -1,6 +1,11 @@
 import { Switcher, SwitchError, continuationById, makeRegion } from "../../engine/index.ts";
 import type { Continuation, SwitchHost, StackRegion } from "../../engine/index.ts";
-import type { PyodideInternals, StackStateInstance } from "../pyodide.ts";
+import type { PyodideInternals } from "../pyodide.ts";
+import { RunningStack } from "./running.ts";
+import { Instances } from "./instances.ts";
+import { runThread, startThread } from "./threads.ts";
+import type { RunThreadOptions, StartedThread, ThreadOutcome } from "./threads.ts";
+export type { RunThreadOptions, StartedThread, ThreadOutcome } from "./threads.ts";
 import type { TstateLayout } from "./tstate-layout.ts";
 import { buildTrampolines } from "./trampoline.ts";
 import type { Trampolines } from "./trampoline.ts";
@@ -47,35 +52,6 @@ export const DEFAULT_GREENLET_STACK_SIZE = 128 * 1024;
 export const DEFAULT_THREAD_STACK_SIZE = 1024 * 1024;
 export const MODULE_NAME = "_greenwasm_greenlet";
 
-/** A stack suspended by a greenwasm wait (see `GreenletHost.detach`). */
-export interface Detached {
-  tstate: number;
-  /** Borrowed stack: its saved argument-stack slice. */
-  stack: StackStateInstance | null;
-  /** Region stack: its continuation. */
-  region: Cont | null;
-  /** The stack pointer when it suspended (region stacks resume there). */
-  sp: number;
-}
-
-/** Options of `GreenletHost.runThread`. */
-export interface RunThreadOptions {
-  /** Bytes of C stack. Default: the host's `threadStackSize`. */
-  stackSize?: number;
-  /**
-   * A thread of its own for Python (a green `threading.Thread`): fresh thread
-   * dict and `threading.local` data, no running asyncio loop. Default: false
-   * (a runtime entry: shares them with the interpreter's main thread).
-   */
-  isolated?: boolean;
-}
-
-/** What a runtime thread entry produced: exactly one of the two is non-zero (owned references). */
-export interface ThreadOutcome {
-  result: number;
-  error: number;
-}
-
 export class GreenletHost {
   readonly m: PyodideInternals;
   readonly api: PyApi;
@@ -85,16 +61,14 @@ export class GreenletHost {
   readonly threads = new Map<number, GreenThread>();
   /** greenlet object -> its continuation (started, not finished). */
   readonly byObj = new Map<number, Cont>();
-  private readonly byTstate = new Map<number, Cont>();
-  private readonly interp: number;
+  /** Which continuation each thread state belongs to; main instances (see instances.ts). */
+  readonly instances: Instances;
   readonly tramp: Trampolines;
   private readonly switchHost: SwitchHost<ContData>;
   private nextToken = 1;
   private immediateValue = 0;
-  private lastCont: Cont | null = null;
-  private regionActive = false;
-  private stackStopStore = 0;
-  private readonly hostSuspended = new Map<number, Cont>();
+  /** Which stack runs now, and the Module.stackStop view (see running.ts). */
+  readonly running: RunningStack;
   private loopHint = 0;
   /** Python callables and objects handed over by `init` (owned). */
   py = { onFinish: 0, slowSwitch: 0, errorType: 0, makeMain: 0, threadMain: 0, threadVar: 0, killPending: 0 };
@@ -118,7 +92,6 @@ export class GreenletHost {
     this.layout = layout;
     this.stackSize = checkSize("stackSize", opts.stackSize ?? DEFAULT_GREENLET_STACK_SIZE);
     this.threadStackSize = checkSize("threadStackSize", opts.threadStackSize ?? DEFAULT_THREAD_STACK_SIZE);
-    this.interp = m._PyInterpreterState_Get();
     this.emptyTuple = m._PyTuple_New(0);
     this.switchHost = {
       getSp: () => m.stackSave(),
@@ -129,8 +102,8 @@ export class GreenletHost {
       settled: (c, e) => this.settled(c, e),
     };
     this.newThread(0);
-    this.installStackStopView();
-    this.installTaskEndSweep();
+    this.running = new RunningStack(m);
+    this.instances = new Instances(this);
     this.tramp = buildTrampolines({
       fast: (s, a, n, k) => this.fastSwitch(s, a, n, k),
       slowSwitch: (s, a, n) => this.slowSwitchBuiltin(s, a, n),
@@ -177,51 +150,6 @@ export class GreenletHost {
     return t;
   }
 
-  private readId(ts: number): bigint {
-    const H = this.m.HEAPU32;
-    const at = (ts + this.layout.contextVer + 8) >>> 2;
-    return (BigInt(H[at + 1]!) << 32n) | BigInt(H[at]!);
-  }
-
-  /** A main instance's task is still alive: its tstate was not freed or reused. */
-  private alive(c: Cont): boolean {
-    const ts = c.data.tstate;
-    return this.m.HEAPU32[(ts + 8) >>> 2] === this.interp && this.readId(ts) === c.data.tstateId;
-  }
-
-  /** The continuation running on the current stack, adopting the stack as a main instance if new. */
-  currentCont(): Cont {
-    // lastCont is the stack running now, or null (cleared whenever a stack
-    // parks or Pyodide suspends one: see the stackStop view).
-    // lastCont is a cache of the stack running now. A Pyodide task that
-    // returns (rather than suspends) leaves it stale, so it counts only while
-    // its thread state is the current one.
-    const ts = this.m._PyThreadState_Get();
-    const last = this.lastCont;
-    if (last && last.data.tstate === ts) return last;
-    const known = this.byTstate.get(ts);
-    if (known && (known.data.kind === "greenlet" || this.alive(known))) return known;
-    if (known) this.dropInstance(known);
-    const thread = this.threads.get(this.tokenOfContext()) ?? this.threads.get(0)!;
-    const c = thread.switcher.adopt(this.data("main", thread, ts));
-    c.data.tstateId = this.readId(ts);
-    this.byTstate.set(ts, c);
-    thread.instances.add(c);
-    if (thread.instances.size > 32 && (thread.instances.size & (thread.instances.size - 1)) === 0) this.sweep(thread);
-    return c;
-  }
-
-  /** The greenlet thread of the running stack, without adopting the stack (`thread()` builtin, `get_ident`). */
-  threadToken(): number {
-    const ts = this.m._PyThreadState_Get();
-    const last = this.lastCont;
-    if (last && last.data.tstate === ts) return last.data.thread.token;
-    const known = this.byTstate.get(ts);
-    if (known && (known.data.kind === "greenlet" || this.alive(known))) return known.data.thread.token;
-    const token = this.tokenOfContext();
-    return this.threads.has(token) ? token : 0;
-  }
-
   data(kind: "main" | "greenlet", thread: GreenThread, tstate: number): ContData {
     return {
       kind, thread, tstate, tstateId: 0n, obj: 0, stackState: null, startPayload: 0, block: 0,
@@ -229,65 +157,14 @@ export class GreenletHost {
     };
   }
 
-  private tokenOfContext(): number {
-    const var_ = this.py.threadVar;
-    if (!var_) return 0;
-    const out = this.m._malloc(4);
-    try {
-      if (this.m._PyContextVar_Get(var_, 0, out) !== 0) {
-        this.m._PyErr_Clear();
-        return 0;
-      }
-      const v = this.m.HEAPU32[out >>> 2]!;
-      if (!v) return 0;
-      const token = this.api.asLong(v);
-      this.api.decref(v);
-      return token;
-    } finally {
-      this.m._free(out);
-    }
+  /** The continuation running on the current stack, adopting the stack as a main instance if new. */
+  currentCont(): Cont {
+    return this.instances.current();
   }
 
-  /**
-   * Forget the main instances of Pyodide tasks as soon as the task ends, not
-   * at the next sweep: wraps Module.promisingApply, through which Pyodide
-   * starts every promising task (asyncio steps, awaited calls).
-   */
-  private installTaskEndSweep(): void {
-    const m = this.m;
-    const apply = m.promisingApply;
-    const sweepAll = (): void => {
-      for (const t of this.threads.values()) if (t.instances.size > 0) this.sweep(t);
-    };
-    m.promisingApply = (...args: unknown[]) => {
-      const p = apply(...args);
-      if (!(p instanceof Promise)) return p;
-      return p.then(
-        (v) => {
-          sweepAll();
-          return v;
-        },
-        (e: unknown) => {
-          sweepAll();
-          throw e;
-        },
-      );
-    };
-  }
-
-  /** Forget main instances whose host task has ended. */
-  private sweep(thread: GreenThread): void {
-    for (const c of [...thread.instances]) {
-      if (c.state === "running" && !c.region && !this.alive(c)) this.dropInstance(c);
-    }
-  }
-
-  private dropInstance(c: Cont): void {
-    if (this.byTstate.get(c.data.tstate) === c) this.byTstate.delete(c.data.tstate);
-    c.data.thread.instances.delete(c);
-    if (c.data.thread.lastMain === c) c.data.thread.lastMain = null;
-    if (this.lastCont === c) this.lastCont = null;
-    if (c.state !== "finished") c.switcher.abandon(c);
+  /** The greenlet thread of the running stack, without adopting the stack (`thread()` builtin, `get_ident`). */
+  threadToken(): number {
+    return this.instances.threadToken();
   }
 
   /** The thread's main greenlet object, created by Python on first use (new reference). */
@@ -445,8 +322,7 @@ export class GreenletHost {
     const ts = m._captureThreadState();
     if (!ts) throw new SwitchError("greenlet: no Pyodide task to hand control back to");
     c.data.tstate = ts;
-    this.regionActive = false;
-    this.lastCont = null;
+    this.running.leave();
   }
 
   private unpark(c: Cont): void {
@@ -457,8 +333,7 @@ export class GreenletHost {
     }
     m._restoreThreadState(c.data.tstate);
     m.validSuspender.value = true;
-    this.regionActive = c.region !== null;
-    this.lastCont = c;
+    this.running.enter(c);
     if (c.data.kind === "greenlet") {
       this.shareRunningLoop(c);
       if (c.data.obj) this.api.retain(c.data.obj);
@@ -477,97 +352,20 @@ export class GreenletHost {
     if (have) this.api.decref(have);
   }
 
-  /**
-   * Detach the running stack before it suspends on a JS promise (a greenwasm
-   * wait): hands the thread state and the shared C stack pointer back to the
-   * event loop. Call from a plain import right before the Suspending one;
-   * `attach` (after resume, on the same stack) undoes it. 0: cannot suspend.
-   */
-  detach(): Detached | null {
-    const m = this.m;
-    if (!m.validSuspender.value) return null;
-    const c = this.lastCont;
-    let stack: StackStateInstance | null = null;
-    let region: Cont | null = null;
-    const sp = m.stackSave();
-    if (this.regionActive && c && c.region) {
-      region = c;
-      m.stackRestore(c.outerSp);
-    } else {
-      stack = new m.StackState();
-    }
-    const tstate = m._captureThreadState();
-    if (!tstate) {
-      if (region) m.stackRestore(sp);
-      else stack?.restore();
-      return null;
-    }
-    this.regionActive = false;
-    this.lastCont = null;
-    return { tstate, stack, region, sp };
-  }
-
-  /** Re-attach a stack detached by `detach`, first thing after it resumes. */
-  attach(d: Detached): void {
-    const m = this.m;
-    if (d.region) {
-      d.region.outerSp = m.stackSave();
-      m.stackRestore(d.sp);
-      this.regionActive = true;
-      this.lastCont = d.region;
-    } else {
-      d.stack!.restore();
-    }
-    m._restoreThreadState(d.tstate);
-    m.validSuspender.value = true;
-  }
-
-  /** Pyodide reads Module.stackStop only when it suspends; see the class invariant. */
-  private installStackStopView(): void {
-    const mod = this.m as unknown as Record<string, unknown>;
-    this.stackStopStore = (mod["stackStop"] as number | undefined) ?? 0;
-    Object.defineProperty(mod, "stackStop", {
-      configurable: true,
-      get: () => {
-        const c = this.lastCont;
-        if (!this.regionActive || !c || !c.region) {
-          this.lastCont = null; // a borrowed stack is being suspended (or parked)
-          return this.stackStopStore;
-        }
-        const sp = this.m.stackSave();
-        this.hostSuspended.set(sp, c);
-        this.regionActive = false;
-        this.lastCont = null;
-        this.m.stackRestore(c.outerSp);
-        return sp;
-      },
-      set: (v: number) => {
-        const c = this.hostSuspended.get(v);
-        if (c) {
-          this.hostSuspended.delete(v);
-          c.outerSp = this.m.stackSave();
-          this.regionActive = true;
-          this.lastCont = c;
-        }
-        this.stackStopStore = v;
-      },
-    });
-  }
-
   private start(c: Cont): Promise<number> {
     const m = this.m;
-    const ts = m._PyThreadState_New(this.interp);
+    const ts = m._PyThreadState_New(this.instances.interp);
     if (!ts) throw new SwitchError("greenlet: cannot allocate a thread state");
     const region = c.region!;
     m._PyUnstable_ThreadState_SetStackProtection(ts, region.base, region.top - region.base);
     if (!c.data.isolated) this.inheritThreadState(ts, m._PyThreadState_Get());
     c.data.tstate = ts;
-    c.data.tstateId = this.readId(ts);
+    c.data.tstateId = this.instances.readId(ts);
     if (c.data.pendingContext) {
       this.m.HEAPU32[(ts + this.layout.context) >>> 2] = c.data.pendingContext; // reference moves in
       c.data.pendingContext = 0;
     }
-    this.byTstate.set(ts, c);
+    this.instances.byTstate.set(ts, c);
     return this.tramp.entry(c.id);
   }
 
@@ -661,9 +459,9 @@ export class GreenletHost {
     if (c.data.kind === "greenlet") this.unmap(c);
     else c.data.thread.instances.delete(c);
     if (c.data.thread.lastMain === c) c.data.thread.lastMain = null;
-    if (this.lastCont === c) this.lastCont = null;
-    if (c.data.tstate && this.byTstate.get(c.data.tstate) === c) {
-      this.byTstate.delete(c.data.tstate);
+    this.running.forget(c);
+    if (c.data.tstate && this.instances.byTstate.get(c.data.tstate) === c) {
+      this.instances.byTstate.delete(c.data.tstate);
       m._PyThreadState_Clear(c.data.tstate);
       m._PyThreadState_Delete(c.data.tstate);
       c.data.tstate = 0;
@@ -708,51 +506,19 @@ export class GreenletHost {
     return c;
   }
 
-  private allocRegion(size: number): { block: number; region: StackRegion } | null {
+  allocRegion(size: number): { block: number; region: StackRegion } | null {
     const block = this.m._malloc(size);
     return block ? { block, region: makeRegion(block, size) } : null;
   }
 
-  /**
-   * Run `fn(*args, **kwargs)` (borrowed references) as a new greenlet thread on
-   * its own stack. Resolves when it returns; the outcome's references are owned
-   * by the caller.
-   */
+  /** See threads.ts. */
   runThread(fn: number, args: number, kwargs: number, opts: RunThreadOptions = {}): Promise<ThreadOutcome> {
-    try {
-      return this.startThread(fn, args, kwargs, opts).done;
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return runThread(this, fn, args, kwargs, opts);
   }
 
-  /**
-   * `runThread` that also returns the new thread's token at once (its stack
-   * starts from a microtask). Throws SwitchError if no stack can be allocated.
-   */
-  startThread(fn: number, args: number, kwargs: number, opts: RunThreadOptions = {}): { token: number; done: Promise<ThreadOutcome> } {
-    const region = this.allocRegion(opts.stackSize ?? this.threadStackSize);
-    if (!region) throw new SwitchError("cannot allocate a thread stack");
-    const thread = this.newThread();
-    const c = thread.switcher.create(this.data("main", thread, 0), region.region);
-    c.data.block = region.block;
-    c.data.isolated = opts.isolated ?? false;
-    thread.instances.add(c);
-    const api = this.api;
-    const inner = api.tuple([
-      api.long(thread.token), api.newRef(fn), api.newRef(args), kwargs ? api.newRef(kwargs) : api.none(), api.bool(!c.data.isolated),
-    ]);
-    const payload = api.tuple3(api.newRef(this.py.threadMain), inner, api.none());
-    const done = new Promise<ThreadOutcome>((resolve) => {
-      c.data.onExit = (o) => {
-        this.threads.delete(thread.token);
-        if (thread.mainObj) api.decref(thread.mainObj);
-        thread.mainObj = 0;
-        resolve(o);
-      };
-      thread.switcher.launch(c, payload);
-    });
-    return { token: thread.token, done };
+  /** See threads.ts. */
+  startThread(fn: number, args: number, kwargs: number, opts: RunThreadOptions = {}): StartedThread {
+    return startThread(this, fn, args, kwargs, opts);
   }
 }
 

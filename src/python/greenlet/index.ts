@@ -4,7 +4,8 @@ import type { GreenletHostOptions } from "./host.ts";
 import { probeTstateLayout } from "./tstate-layout.ts";
 
 export { GreenletHost, DEFAULT_GREENLET_STACK_SIZE } from "./host.ts";
-export type { GreenletHostOptions, Detached, RunThreadOptions, ThreadOutcome } from "./host.ts";
+export type { GreenletHostOptions, RunThreadOptions, StartedThread, ThreadOutcome } from "./host.ts";
+export type { Detached } from "./running.ts";
 export { LayoutProbeError } from "./tstate-layout.ts";
 
 /**

@@ -1,4 +1,4 @@
-import type { GreenletHost, Detached, ThreadOutcome } from "../greenlet/index.ts";
+import type { GreenletHost, Detached, StartedThread } from "../greenlet/index.ts";
 import { installBuiltins } from "../greenlet/builtins.ts";
 import type { PyApi } from "../greenlet/pyapi.ts";
 import type { PyodideInternals } from "../pyodide.ts";
@@ -110,7 +110,7 @@ export class IoHost {
   }
 
   #suspend(kind: Suspension["kind"], promise: Promise<unknown>): number {
-    const detached = this.#greenlets.detach();
+    const detached = this.#greenlets.running.detach();
     if (!detached) {
       void promise.catch(() => {});
       return this.#api.raise(this.#runtimeError,
@@ -143,7 +143,7 @@ export class IoHost {
   #finish(token: number): number {
     const s = this.#suspensions.get(token)!;
     this.#suspensions.delete(token);
-    this.#greenlets.attach(s.detached);
+    this.#greenlets.running.attach(s.detached);
     const m = this.#m;
     if (s.kind === "wait") return this.#api.long(s.value as number);
     if (s.failed) {
@@ -157,7 +157,7 @@ export class IoHost {
     const api = this.#api;
     const m = this.#m;
     const args = m._PyTuple_New(0);
-    let started: { token: number; done: Promise<ThreadOutcome> };
+    let started: StartedThread;
     try {
       started = this.#greenlets.startThread(fn, args, 0, { isolated: true, stackSize });
     } catch (e) {
