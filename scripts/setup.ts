@@ -42,8 +42,8 @@ export const REQUIREMENTS: readonly Requirement[] = [
   },
   {
     name: 'native python3',
-    usedBy: 'bench native baselines',
-    scope: 'bench',
+    usedBy: 'socket tests (echo and http.server peers) and bench native baselines',
+    scope: 'test',
     present: () => existsSync(NATIVE_PYTHON),
     apt: ['python3'],
   },

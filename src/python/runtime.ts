@@ -17,6 +17,7 @@ import { RuntimeBootError, RuntimeBusyError, RuntimeClosedError, RuntimeOptionsE
 import { mountAll, type MountSpec } from "./mounts.ts";
 import { GUEST_PATHS_ROOT, resolveOptions, type RuntimeOptions } from "./options.ts";
 import { installGreenletHost } from "./greenlet/index.ts";
+import { installNet, type NetHost } from "./net.ts";
 import type { GreenletHost } from "./greenlet/index.ts";
 import { bootPyodide, internals, PYTHON_VERSION, type PyProxy, type Pyodide, type PyodideInternals } from "./pyodide.ts";
 import { assertNoHostMounts, codeGenerationFromStringsAllowed, guestEnv, jsGlobalsFor, unregisterPyodideJs } from "./sandbox.ts";
@@ -41,6 +42,8 @@ export interface RuntimeState {
   activeRuns: number;
   /** The greenlet host: every run is one of its threads. */
   readonly greenlets: GreenletHost;
+  /** Python's sockets (outbound TCP behind the allowlist). */
+  readonly net: NetHost;
 }
 
 const states = new WeakMap<Runtime, RuntimeState>();
@@ -115,6 +118,7 @@ export class Runtime {
     this.#stdin.close();
     const runner = this.#runner;
     this.#runner = undefined;
+    state.net.close();
     if (state.activeRuns === 0) runner?.destroy();
     states.delete(this);
   }
@@ -233,6 +237,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     if (!opts.allowJs) unregisterPyodideJs(py);
   });
 
+  // Stage 4b: sockets (before any Python code can create one).
+  const net = await stage("network", () => installNet(mod, opts.allowNet));
+
   // Stage 5: greenlet host (the `_greenwasm_greenlet` builtins `import greenlet` needs).
   const greenlets = await stage("greenlet", () => installGreenletHost(mod, { stackSize: opts.greenletStackSize }));
 
@@ -265,7 +272,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   // and record the baseline the invariants are checked against.
   if (opts.interruptBuffer) py.setInterruptBuffer(atomicPollView(opts.interruptBuffer));
   const state: RuntimeState = {
-    pyodide: py, module: mod, baselineStackPointer: mod.stackSave(), activeRuns: 0, greenlets,
+    pyodide: py, module: mod, baselineStackPointer: mod.stackSave(), activeRuns: 0, greenlets, net,
   };
   return new Runtime(state, runner, stdin, interrupts, version);
 }
