@@ -48,6 +48,13 @@ export const REQUIREMENTS: readonly Requirement[] = [
     apt: ['python3'],
   },
   {
+    name: 'openssl',
+    usedBy: 'TLS socket tests (a self-signed certificate for the native HTTPS peer)',
+    scope: 'test',
+    present: () => existsSync('/usr/bin/openssl'),
+    apt: ['openssl'],
+  },
+  {
     name: 'native greenlet',
     usedBy: 'bench native baselines (greenlet switch cost)',
     scope: 'bench',

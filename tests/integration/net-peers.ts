@@ -3,8 +3,9 @@
  * file): Debian's python3 runs a TCP echo server or `http.server` on a free
  * loopback port; each prints a ready line the helper waits for.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 
 export const NATIVE_PYTHON = process.env.GREENWASM_NATIVE_PYTHON ?? "/usr/bin/python3";
 
@@ -85,4 +86,36 @@ export function startEchoServer(): Promise<Peer> {
 /** Start `python3 -m http.server` serving `dir` on a free loopback port. */
 export function startHttpServer(dir: string): Promise<Peer> {
   return startPeer(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", dir], /port (\d+)/);
+}
+
+const HTTPS_SERVER = `
+import functools, http.server, ssl, sys
+directory, cert, key = sys.argv[1:4]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print("READY", srv.server_address[1], flush=True)
+srv.serve_forever()
+`;
+
+/**
+ * Write a fresh self-signed certificate for `localhost` and 127.0.0.1 into
+ * `dir` (cert.pem, key.pem) with the openssl CLI; returns their paths.
+ */
+export function makeCertificate(dir: string): { cert: string; key: string } {
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  const r = spawnSync("openssl", [
+    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", key, "-out", cert,
+    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+  ], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`openssl failed (run \`npm run setup\`): ${r.error?.message ?? r.stderr}`);
+  return { cert, key };
+}
+
+/** Start a native HTTPS server (http.server behind Python's ssl) serving `dir`. */
+export function startHttpsServer(dir: string, cert: string, key: string): Promise<Peer> {
+  return startPeer(["-u", "-c", HTTPS_SERVER, dir, cert, key], /READY (\d+)\n/);
 }

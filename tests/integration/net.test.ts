@@ -13,7 +13,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { createRuntime, RuntimeOptionsError, type Runtime } from "../../src/python/index.ts";
 import { runtimeState } from "../../src/python/runtime.ts";
 import { checkInvariants } from "../../src/python/testing.ts";
-import { startEchoServer, startHttpServer, type Peer } from "./net-peers.ts";
+import { makeCertificate, startEchoServer, startHttpServer, startHttpsServer, type Peer } from "./net-peers.ts";
 import { Capture, tempDir } from "./support.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/greenwasm.js", import.meta.url));
@@ -51,6 +51,7 @@ describe("Python sockets", { timeout: 180_000 }, () => {
   const page = "<html><body>greenwasm net test " + "x".repeat(3000) + "</body></html>\n";
   let echo: Peer;
   let http: Peer;
+  let https: Peer;
   let refused: number;
   let rt: Runtime;
 
@@ -58,7 +59,11 @@ describe("Python sockets", { timeout: 180_000 }, () => {
   async function py(code: string, runtime: Runtime = rt): Promise<string> {
     out.clear();
     err.clear();
-    const src = code.replaceAll("{ECHO}", String(echo.port)).replaceAll("{HTTP}", String(http.port)).replaceAll("{REFUSED}", String(refused));
+    const src = code
+      .replaceAll("{ECHO}", String(echo.port))
+      .replaceAll("{HTTP}", String(http.port))
+      .replaceAll("{HTTPS}", String(https.port))
+      .replaceAll("{REFUSED}", String(refused));
     const status = await runtime.runCode(src);
     assert.equal(status, 0, `python failed:\n${err.text}`);
     return out.text;
@@ -66,11 +71,15 @@ describe("Python sockets", { timeout: 180_000 }, () => {
 
   before(async () => {
     writeFileSync(join(tmp.dir, "page.html"), page);
-    [echo, http, refused] = await Promise.all([startEchoServer(), startHttpServer(tmp.dir), closedPort()]);
+    const { cert, key } = makeCertificate(tmp.dir);
+    [echo, http, https, refused] = await Promise.all([
+      startEchoServer(), startHttpServer(tmp.dir), startHttpsServer(tmp.dir, cert, key), closedPort(),
+    ]);
     rt = await createRuntime({
       stdout: out.sink,
       stderr: err.sink,
-      allowNet: [`127.0.0.1:${echo.port}`, `localhost:${http.port}`, `127.0.0.1:${refused}`, "127.0.0.1:1"],
+      mounts: [{ host: tmp.dir, guest: "/peer" }],
+      allowNet: [`127.0.0.1:${echo.port}`, `localhost:${http.port}`, `127.0.0.1:${refused}`, "127.0.0.1:1", `localhost:${https.port}`],
     });
   });
 
@@ -80,6 +89,7 @@ describe("Python sockets", { timeout: 180_000 }, () => {
     await rt?.close();
     echo?.stop();
     http?.stop();
+    https?.stop();
     tmp.remove();
   });
 
@@ -216,6 +226,38 @@ with urllib.request.urlopen("http://localhost:{HTTP}/page.html", timeout=10) as 
     print(f.status, f.read().decode()[:30])
 `);
     assert.equal(text, `200 ${page.length} ${page.length}\n404\n200 ${page.slice(0, 30)}\n`);
+  });
+
+  it("speaks TLS through Node: trusted CA file, verification failures, unverified contexts", async () => {
+    const text = await py(`
+import http.client, socket, ssl, urllib.error, urllib.request
+url = "https://localhost:{HTTPS}/page.html"
+try:
+    urllib.request.urlopen(url, timeout=10)
+except urllib.error.URLError as e:
+    print(type(e.reason).__name__, "self-signed" in str(e.reason))
+ctx = ssl.create_default_context(cafile="/peer/cert.pem")
+with urllib.request.urlopen(url, context=ctx, timeout=10) as f:
+    print(f.status, f.read().decode()[:30])
+c = http.client.HTTPSConnection("localhost", {HTTPS}, context=ctx, timeout=10)
+for _ in range(2):  # one TLS connection, kept alive
+    c.request("GET", "/page.html")
+    r = c.getresponse()
+    print(r.status, len(r.read()))
+c.close()
+s = socket.create_connection(("localhost", {HTTPS}))
+try:
+    ctx.wrap_socket(s, server_hostname="wrong.example")
+except ssl.SSLCertVerificationError as e:
+    print("mismatch", "wrong.example" in str(e))
+s.close()
+with urllib.request.urlopen(url, context=ssl._create_unverified_context(), timeout=10) as f:
+    print("unverified", f.status)
+`);
+    assert.equal(
+      text,
+      `SSLCertVerificationError True\n200 ${page.slice(0, 30)}\n200 ${page.length}\n200 ${page.length}\nmismatch True\nunverified 200\n`,
+    );
   });
 
   it("refuses hosts and ports outside the allowlist with a PermissionError naming the flag", async () => {

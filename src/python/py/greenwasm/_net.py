@@ -6,7 +6,8 @@ Contract with the host object `_nodeSock` (installed by net.ts as
   TLS start on `fd`; kind is "denied" (allowlist), "dns" (the host could not
   resolve the name) or "tls" (handshake failed; message starts with Node's
   error code).
-- `startTls(fd, servername, verify, ca)` resolves to 0 or a negative errno.
+- `startTls(fd, servername, verify, ca, check_hostname)` resolves to 0 or a
+  negative errno.
 
 What this module changes, once, at boot:
 - `socket.socket.connect`: a refusal keeps its `PermissionError` but names
@@ -17,9 +18,9 @@ What this module changes, once, at boot:
   Emscripten's select() is poll() underneath anyway, but it loses errno on
   EINTR, which the host's poll returns after every wait (see net.ts).
 - `ssl.SSLSocket.do_handshake` (Pyodide's ssl is a stub whose handshake runs
-  in Node's TLS): passes the server name, CERT_NONE and the context's CA data
-  to Node, and raises `ssl.SSLCertVerificationError` / `ssl.SSLError` with
-  Node's reason.
+  in Node's TLS): passes the server name, verify_mode, check_hostname and the
+  context's CA data to Node, and raises `ssl.SSLCertVerificationError` / `ssl.SSLError` with
+  Node's reason; `SSLSocket` keeps the wrapped socket's timeout.
 """
 
 import errno
@@ -134,8 +135,9 @@ def install(host):
     def do_handshake(self, block=False):
         ctx = self.context
         verify = ctx is None or ctx.verify_mode != ssl.CERT_NONE
+        check_hostname = ctx is None or ctx.check_hostname
         ca = getattr(ctx, "_ca_data", None) or None
-        result = run_sync(host.startTls(self.fileno(), self.server_hostname or "", verify, ca))
+        result = run_sync(host.startTls(self.fileno(), self.server_hostname or "", verify, ca, check_hostname))
         if result >= 0:
             return
         d = _detail(host, self)
@@ -146,3 +148,16 @@ def install(host):
         raise ssl.SSLError(1, message)
 
     ssl.SSLSocket.do_handshake = do_handshake
+
+    # The stub's SSLSocket re-wraps the fd without the socket's timeout (so a
+    # socket made with a timeout, hence non-blocking, turns into a "blocking"
+    # one whose reads fail with EAGAIN): carry the timeout over.
+    plain_create = ssl.SSLSocket._create.__func__
+
+    def _create(cls, sock, *args, **kwargs):
+        timeout = sock.gettimeout()
+        ssl_sock = plain_create(cls, sock, *args, **kwargs)
+        ssl_sock.settimeout(timeout)
+        return ssl_sock
+
+    ssl.SSLSocket._create = classmethod(_create)
