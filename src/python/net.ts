@@ -153,27 +153,31 @@ export function installNet(mod: PyodideInternals, policy: NetPolicy): NetHost {
     }
   };
 
-  // Pyodide's ssl stub (SSLSocket.do_handshake) and webloop reach sockets here;
-  // calls block regardless of O_NONBLOCK and throw FS.ErrnoError on failure.
-  const byFd = (fd: number): TcpSocket => {
-    const s = sockOf(fd);
-    if (!s) throw new FS.ErrnoError(e.EBADF);
-    return s;
+  // Pyodide's ssl stub (SSLSocket.do_handshake) and webloop (asyncio) reach
+  // sockets here. Calls block regardless of O_NONBLOCK; failures reject with an
+  // Error carrying `errno`, which greenwasm._net turns back into OSError.
+  const fail = (errno: number, s?: TcpSocket | null): never => {
+    const name = Object.keys(e.all).find((k) => e.all[k] === errno) ?? String(errno);
+    throw Object.assign(new Error(s?.detail?.[1] ?? name), { name: "OSError", errno });
   };
-  const check = (r: number): number => {
-    if (r < 0) throw new FS.ErrnoError(-r);
-    return r;
-  };
+  const byFd = (fd: number): TcpSocket => sockOf(fd) ?? fail(e.EBADF);
+  const check = (r: number, s: TcpSocket): number => (r < 0 ? fail(-r, s) : r);
   mod.API["_nodeSock"] = {
     connect: async (fd: number, host: string, port: number) => {
-      check(await byFd(fd).connect(host, port, true));
+      const s = byFd(fd);
+      check(await s.connect(host, port, true), s);
     },
     recv: async (fd: number, n: number) => {
-      const r = await byFd(fd).recv(n, true);
-      return typeof r === "number" ? (check(r), new Uint8Array(0)) : r;
+      const s = byFd(fd);
+      const r = await s.recv(n, true);
+      if (typeof r === "number") return (check(r, s), new Uint8Array(0));
+      // A plain Uint8Array: Pyodide's converter rejects Node's Buffer subclass.
+      return new Uint8Array(r.buffer, r.byteOffset, r.byteLength);
     },
-    send: async (fd: number, data: Uint8Array | { toJs(): Uint8Array }) =>
-      check(await byFd(fd).send(data instanceof Uint8Array ? data : data.toJs(), true)),
+    send: async (fd: number, data: Uint8Array | { toJs(): Uint8Array }) => {
+      const s = byFd(fd);
+      return check(await s.send(data instanceof Uint8Array ? data : data.toJs(), true), s);
+    },
     /** Pyodide's stub passes only `fd`; greenwasm._net adds the SSL context's settings. */
     startTls: (fd: number, servername?: string, verify?: boolean, ca?: string | null, checkHostname?: boolean) =>
       guard(() => byFd(fd).startTls({ servername: servername || undefined, verify: verify !== false, ca: ca ?? undefined, checkHostname: checkHostname !== false })),

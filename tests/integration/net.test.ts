@@ -260,6 +260,25 @@ with urllib.request.urlopen(url, context=ssl._create_unverified_context(), timeo
     );
   });
 
+  it("serves asyncio streams (open_connection) with the same errors and allowlist", async () => {
+    const text = await py(`
+import asyncio
+async def main():
+    reader, writer = await asyncio.open_connection("127.0.0.1", {ECHO})
+    writer.write(b"async hello")
+    await writer.drain()
+    print(await asyncio.wait_for(reader.readexactly(11), 5))
+    writer.close()
+    for port in ({REFUSED}, 9):
+        try:
+            await asyncio.open_connection("127.0.0.1", port)
+        except OSError as e:
+            print(type(e).__name__, "--allow-net 127.0.0.1:9" in str(e))
+asyncio.run(main())
+`);
+    assert.equal(text, "b'async hello'\nConnectionRefusedError False\nPermissionError True\n");
+  });
+
   it("refuses hosts and ports outside the allowlist with a PermissionError naming the flag", async () => {
     const text = await py(`
 import errno, socket, urllib.error, urllib.request

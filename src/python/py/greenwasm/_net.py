@@ -8,6 +8,8 @@ Contract with the host object `_nodeSock` (installed by net.ts as
   error code).
 - `startTls(fd, servername, verify, ca, check_hostname)` resolves to 0 or a
   negative errno.
+- `connect`, `recv`, `send` (asyncio's WebLoop calls them) reject with a JS
+  Error whose `errno` is set and whose message explains a refusal.
 
 What this module changes, once, at boot:
 - `socket.socket.connect`: a refusal keeps its `PermissionError` but names
@@ -17,6 +19,8 @@ What this module changes, once, at boot:
 - `select.select` (and `selectors.SelectSelector`): rebuilt on `select.poll`.
   Emscripten's select() is poll() underneath anyway, but it loses errno on
   EINTR, which the host's poll returns after every wait (see net.ts).
+- asyncio (Pyodide's WebLoop `sock_connect`/`sock_recv`/`sock_sendall`, used
+  by `open_connection`): those JS errors become `OSError` subclasses again.
 - `ssl.SSLSocket.do_handshake` (Pyodide's ssl is a stub whose handshake runs
   in Node's TLS): passes the server name, verify_mode, check_hostname and the
   context's CA data to Node, and raises `ssl.SSLCertVerificationError` / `ssl.SSLError` with
@@ -25,6 +29,7 @@ What this module changes, once, at boot:
 
 import errno
 import math
+import os
 import select as _select_module
 import selectors
 import socket
@@ -161,3 +166,37 @@ def install(host):
         return ssl_sock
 
     ssl.SSLSocket._create = classmethod(_create)
+
+    _install_webloop()
+
+
+def _as_oserror(exc):
+    code = getattr(exc, "errno", None)
+    if not isinstance(code, int):
+        return exc
+    message = str(getattr(exc, "message", ""))
+    if not message or message == errno.errorcode.get(code):
+        message = os.strerror(code)
+    return OSError(code, message)
+
+
+def _install_webloop():
+    from pyodide.ffi import JsException
+    from pyodide.webloop import WebLoop
+
+    def translating(method):
+        async def wrapper(self, *args):
+            try:
+                return await method(self, *args)
+            except JsException as exc:
+                converted = _as_oserror(exc)
+                if converted is exc:
+                    raise
+                raise converted from None
+
+        wrapper.__name__ = method.__name__
+        wrapper.__doc__ = method.__doc__
+        return wrapper
+
+    for name in ("sock_connect", "sock_recv", "sock_sendall"):
+        setattr(WebLoop, name, translating(getattr(WebLoop, name)))
