@@ -58,13 +58,8 @@ export function installNet(mod: PyodideInternals, policy: NetPolicy): NetHost {
     const sock = stream && FS.isSocket(stream.node.mode) ? stream.node.sock : null;
     return sock instanceof TcpSocket && ctx.live.has(sock) ? sock : null;
   };
-  const guard = async <T>(fn: () => Promise<T>): Promise<T | number> => {
-    try {
-      return await fn();
-    } catch {
-      return -e.EIO;
-    }
-  };
+  /** The C side must get a number: an unexpected JS error becomes -EIO. */
+  const guard = <T>(p: Promise<T>): Promise<T | number> => p.catch(() => -e.EIO);
   const ioctl = (s: TcpSocket, request: number, argp: number): number => {
     if (request === FIONREAD) {
       mod.HEAP32[argp >>> 2] = s.buffered;
@@ -84,10 +79,10 @@ export function installNet(mod: PyodideInternals, policy: NetPolicy): NetHost {
     poll: (s: TcpSocket) => s.mask(),
     // Present so that Pyodide routes poll() on our fds to SOCKFS.pollAsync.
     pollAsync: () => Promise.resolve(0),
-    connectAsync: (s: TcpSocket, addr: string, port: number) => guard(() => s.connect(addr, port, !s.nonblocking)),
-    recvmsgAsync: (s: TcpSocket, len: number) => guard(() => s.recv(len, !s.nonblocking)),
+    connectAsync: (s: TcpSocket, addr: string, port: number) => guard(s.connect(addr, port, !s.nonblocking)),
+    recvmsgAsync: (s: TcpSocket, len: number) => guard(s.recv(len, !s.nonblocking)),
     // Pyodide copies the bytes out of linear memory before calling this.
-    sendmsgAsync: (s: TcpSocket, data: Uint8Array) => guard(() => s.send(data, !s.nonblocking)),
+    sendmsgAsync: (s: TcpSocket, data: Uint8Array) => guard(s.send(data, !s.nonblocking)),
     fcntl64: (s: TcpSocket, cmd: number, varargs: number) => {
       if (cmd === F_GETFL) return s.stream.flags;
       if (cmd === F_SETFL) {
@@ -179,8 +174,11 @@ export function installNet(mod: PyodideInternals, policy: NetPolicy): NetHost {
       return check(await s.send(data instanceof Uint8Array ? data : data.toJs(), true), s);
     },
     /** Pyodide's stub passes only `fd`; greenwasm._net adds the SSL context's settings. */
-    startTls: (fd: number, servername?: string, verify?: boolean, ca?: string | null, checkHostname?: boolean) =>
-      guard(() => byFd(fd).startTls({ servername: servername || undefined, verify: verify !== false, ca: ca ?? undefined, checkHostname: checkHostname !== false })),
+    startTls: (fd: number, servername?: string, verify?: boolean, ca?: string | null, checkHostname?: boolean) => {
+      const s = sockOf(fd);
+      const opts = { servername: servername || undefined, verify: verify !== false, ca: ca ?? undefined, checkHostname: checkHostname !== false };
+      return s ? guard(s.startTls(opts)) : Promise.resolve(-e.EBADF);
+    },
     /** greenwasm: why the last connect or TLS start on `fd` failed, or null. */
     explain: (fd: number): Detail | null => sockOf(fd)?.detail ?? null,
   };

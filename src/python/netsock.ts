@@ -346,8 +346,10 @@ export class TcpSocket {
         return -errno;
       }
       if (this.#eof && this.#state === "connected") return 0;
-      const notReady = await this.#ready(blocking);
-      if (notReady) return -notReady;
+      if (this.#state !== "connected") {
+        const notReady = await this.#ready(blocking);
+        if (notReady) return -notReady;
+      }
       if (this.#rbytes > 0 || this.#eof || this.#rerr) continue;
       if (!blocking) return -e.EAGAIN;
       await change([this], -1);
@@ -357,8 +359,10 @@ export class TcpSocket {
   /** send(): bytes accepted (all of `data`) or -errno. `data` must not be a view of linear memory. */
   async send(data: Uint8Array, blocking: boolean): Promise<number> {
     const e = this.#ctx.e;
-    const notReady = await this.#ready(blocking);
-    if (notReady) return -notReady;
+    if (this.#state !== "connected") {
+      const notReady = await this.#ready(blocking);
+      if (notReady) return -notReady;
+    }
     for (;;) {
       const conn = this.#conn;
       if (this.#werr) return -this.#werr;
