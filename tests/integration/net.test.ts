@@ -279,6 +279,27 @@ asyncio.run(main())
     assert.equal(text, "b'async hello'\nConnectionRefusedError False\nPermissionError True\n");
   });
 
+  it("blocks inside concurrent asyncio tasks (Pyodide's copied stacks) with timeouts", async () => {
+    // Each task's blocking recv polls with a pollfd on its C stack while other tasks run.
+    const text = await py(`
+import asyncio, socket
+def blocking(tag):
+    with socket.create_connection(("127.0.0.1", {ECHO}), timeout=10) as s:
+        s.sendall(b"SLOW " + tag)
+        got = b""
+        while len(got) < 5 + len(tag):
+            got += s.recv(100)
+        return got
+async def task(tag):
+    await asyncio.sleep(0)
+    return blocking(tag)
+async def main():
+    return await asyncio.gather(*(task(str(i).encode() * (i + 1)) for i in range(6)))
+print(asyncio.run(main()))
+`);
+    assert.equal(text, `[${Array.from({ length: 6 }, (_, i) => `b'SLOW ${String(i).repeat(i + 1)}'`).join(", ")}]\n`);
+  });
+
   it("refuses hosts and ports outside the allowlist with a PermissionError naming the flag", async () => {
     const text = await py(`
 import errno, socket, urllib.error, urllib.request
