@@ -79,7 +79,7 @@ describe("Python sockets", { timeout: 180_000 }, () => {
       stdout: out.sink,
       stderr: err.sink,
       mounts: [{ host: tmp.dir, guest: "/peer" }],
-      allowNet: [`127.0.0.1:${echo.port}`, `localhost:${http.port}`, `127.0.0.1:${refused}`, "127.0.0.1:1", `localhost:${https.port}`],
+      allowNet: [`127.0.0.1:${echo.port}`, `localhost:${http.port}`, `127.0.0.1:${refused}`, "127.0.0.1:1", `localhost:${https.port}`, "nonexistent.invalid:80"],
     });
   });
 
@@ -321,6 +321,19 @@ except urllib.error.URLError as e:
     assert.match(lines[0]!, new RegExp(`^\\[Errno \\d+\\] greenwasm: network access to 127\\.0\\.0\\.1:${http.port} is not allowed; grant it with --allow-net 127\\.0\\.0\\.1:${http.port} `));
     assert.match(lines[1]!, /network access to 10\.0\.0\.1:80 is not allowed; grant it with --allow-net 10\.0\.0\.1:80/);
     assert.deepEqual(lines.slice(2), ["EACCES", "PermissionError"]);
+  });
+
+  it("raises socket.gaierror at connect for an allowed name that does not resolve", async () => {
+    // getaddrinfo itself never resolves (placeholder addresses); the host resolves at connect.
+    const text = await py(`
+import socket
+print(socket.getaddrinfo("nonexistent.invalid", 80)[0][4][0].startswith("172.29."))
+try:
+    socket.create_connection(("nonexistent.invalid", 80), timeout=20)
+except socket.gaierror as e:
+    print("gaierror", e.errno == socket.EAI_NONAME)
+`);
+    assert.equal(text, "True\ngaierror True\n");
   });
 
   it("lets a name through when it resolves to a granted address", async () => {
