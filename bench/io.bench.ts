@@ -8,8 +8,11 @@
 //                               peer: native CPython OS threads (Debian python3), same script.
 //   Queue round trip            µs per put+get round trip between two threads through two
 //                               queue.Queue objects. Same peers as above.
+//   TCP echo round trip         see bench/io-net.ts (ours vs native python3 client and vs
+//                               Pyodide's useNodeSockFS, same native echo server).
 
 import { createRuntime } from '../src/python/index.ts';
+import { tcpEchoRows } from './io-net.ts';
 import { median, nativePythonJSON, nativePythonVersion, type Bench, type Row } from './lib.ts';
 
 const RUN_SYNC = (fn: string, n: number) => `
@@ -52,7 +55,7 @@ print(json.dumps({"event": event_us, "queue": queue_us}))
 
 const bench: Bench = {
   name: 'io',
-  description: 'run_sync of a settled promise vs pyodide.ffi.run_sync; thread switch and queue round trip: green threads vs native threads',
+  description: 'run_sync of a settled promise vs pyodide.ffi.run_sync; thread switch and queue round trip: green threads vs native threads; TCP echo round trip vs native and useNodeSockFS',
   async run(ctx) {
     let text = '';
     const sink = (b: Uint8Array) => void (text += new TextDecoder().decode(b));
@@ -86,6 +89,7 @@ const bench: Bench = {
       { metric: 'thread switch via threading.Event ping-pong', unit: 'µs', better: 'lower', ours: median(ours.event!), peer: nativePeer, peerValue: median(native.event!), note: 'ours: green threads (cooperative, one JSPI stack each)' },
       { metric: 'queue.Queue round trip between two threads', unit: 'µs', better: 'lower', ours: median(ours.queue!), peer: nativePeer, peerValue: median(native.queue!) },
     ];
+    rows.push(...(await tcpEchoRows(ctx)));
     return rows;
   },
 };

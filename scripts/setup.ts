@@ -42,10 +42,17 @@ export const REQUIREMENTS: readonly Requirement[] = [
   },
   {
     name: 'native python3',
-    usedBy: 'bench native baselines',
-    scope: 'bench',
+    usedBy: 'socket tests (echo and http.server peers) and bench native baselines',
+    scope: 'test',
     present: () => existsSync(NATIVE_PYTHON),
     apt: ['python3'],
+  },
+  {
+    name: 'openssl',
+    usedBy: 'TLS socket tests (a self-signed certificate for the native HTTPS peer)',
+    scope: 'test',
+    present: () => existsSync('/usr/bin/openssl'),
+    apt: ['openssl'],
   },
   {
     name: 'native greenlet',

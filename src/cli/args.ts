@@ -7,10 +7,13 @@
  *                               read-only unless ":rw" (repeatable)
  *   --env KEY=VALUE             environment variable for Python (repeatable)
  *   --allow-js                  give Python the JS global scope (`import js`)
+ *   --allow-net HOST:PORT       let Python's sockets connect there; also HOST:*, *:PORT, *
+ *                               and [IPv6]:PORT (repeatable; default: no network)
  *   --cwd DIR                   guest working directory
  * Each flag also accepts `--flag=value`. Parsing is pure: no filesystem access.
  */
 import { resolve } from "node:path";
+import { NetRuleError, parseNetRule } from "../python/index.ts";
 
 /** Bad command line; the CLI prints the message and exits with status 2. */
 export class UsageError extends Error {
@@ -26,6 +29,8 @@ export interface RuntimeArgs {
   mounts: { host: string; guest: string; writable: boolean }[];
   env: Record<string, string>;
   allowJs: boolean;
+  /** `--allow-net` entries in order, validated (become `allowNet`). */
+  allowNet: string[];
   cwd: string | undefined;
 }
 
@@ -45,7 +50,7 @@ export interface RunArgs {
 
 /** Fresh runtime flags with defaults. */
 export function defaultRuntimeArgs(): RuntimeArgs {
-  return { paths: [], mounts: [], env: {}, allowJs: false, cwd: undefined };
+  return { paths: [], mounts: [], env: {}, allowJs: false, allowNet: [], cwd: undefined };
 }
 
 /** Parse a `--mount` value `HOST[:GUEST][:rw|:ro]`. */
@@ -73,7 +78,18 @@ export function parseEnv(value: string): [string, string] {
   return [value.slice(0, eq), value.slice(eq + 1)];
 }
 
-const VALUE_FLAGS = new Set(["--path", "--mount", "--env", "--cwd"]);
+/** Check an `--allow-net` value (see src/python/netpolicy.ts for the forms). */
+export function parseAllowNet(value: string): string {
+  try {
+    parseNetRule(value);
+  } catch (err) {
+    if (err instanceof NetRuleError) throw new UsageError(`--allow-net: ${err.message}`);
+    throw err;
+  }
+  return value;
+}
+
+const VALUE_FLAGS = new Set(["--path", "--mount", "--env", "--cwd", "--allow-net"]);
 
 /**
  * If `argv[i]` is a runtime flag, apply it to `into` and return how many
@@ -111,6 +127,9 @@ export function takeRuntimeFlag(argv: readonly string[], i: number, into: Runtim
       into.env[k] = v;
       break;
     }
+    case "--allow-net":
+      into.allowNet.push(parseAllowNet(value));
+      break;
     case "--cwd":
       if (!value.startsWith("/")) throw new UsageError(`--cwd: guest directory must be absolute, got ${JSON.stringify(value)}`);
       into.cwd = value;

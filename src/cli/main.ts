@@ -27,6 +27,9 @@ options of run (before the script, -c or -m):
                                path; read-only unless :rw)
   --env KEY=VALUE              environment variable for Python (the host's are not passed)
   --allow-js                   give Python the JS global scope (import js) and Pyodide API
+  --allow-net HOST:PORT        let Python's sockets connect to HOST:PORT (repeatable; also
+                               HOST:*, *:PORT, * and [IPv6]:PORT). Default: no network;
+                               other connections raise PermissionError
   --cwd DIR                    guest working directory (default /home/pyodide)
 
 Python sees no host files except --path, --mount and the script's own directory,

@@ -63,6 +63,7 @@ async function main(): Promise<void> {
       mounts: init.runtime.mounts,
       env: init.runtime.env,
       allowJs: init.runtime.allowJs,
+      allowNet: init.runtime.allowNet,
       cwd: init.runtime.cwd,
       stdout: (b) => writeAll(1, b),
       stderr: (b) => writeAll(2, b),

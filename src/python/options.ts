@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { collapseAbsolutePath } from "../common/paths.ts";
 import { RuntimeOptionsError } from "./errors.ts";
+import { NetPolicy, NetRuleError } from "./netpolicy.ts";
 
 /** A host directory made visible inside the guest filesystem. */
 export interface Mount {
@@ -75,6 +76,15 @@ export interface RuntimeOptions {
    * on deep C recursion. Default: `131072` (128 KiB).
    */
   greenletStackSize?: number;
+  /**
+   * Hosts and ports Python's sockets may connect to (outbound TCP only):
+   * entries `HOST:PORT`, `HOST:*`, `*:PORT` or `*` (everything); IPv6 in
+   * brackets (`[::1]:8080`). HOST is matched against the name the program
+   * asked for and, for names, against the addresses it resolves to (see
+   * netpolicy.ts). Anything else raises `PermissionError`. Default: `[]`
+   * (no network).
+   */
+  allowNet?: string[];
 }
 
 /** Options after validation and defaulting. */
@@ -90,6 +100,7 @@ export interface ResolvedOptions {
   stdin: StdinSource | undefined;
   interruptBuffer: Int32Array | Uint8Array | undefined;
   greenletStackSize: number;
+  allowNet: NetPolicy;
 }
 
 /** Default guest home directory and working directory. */
@@ -164,7 +175,17 @@ export function resolveOptions(options: RuntimeOptions = {}): ResolvedOptions {
     stdin: options.stdin,
     interruptBuffer: ib,
     greenletStackSize: greenletStackSizeOf(options.greenletStackSize),
+    allowNet: allowNetOf(options.allowNet),
   };
+}
+
+function allowNetOf(v: string[] | undefined): NetPolicy {
+  try {
+    return NetPolicy.parse(v ?? []);
+  } catch (err) {
+    if (err instanceof NetRuleError) throw new RuntimeOptionsError(`allowNet${err.message.startsWith("[") ? "" : " "}${err.message}`);
+    throw err;
+  }
 }
 
 function greenletStackSizeOf(v: number | undefined): number {

@@ -44,12 +44,16 @@ export interface FSNode {
   mount: FSMount;
   node_ops: FSOps;
   stream_ops: FSOps;
+  /** Socket nodes: the socket object Emscripten's socket syscalls pass to `sock_ops`. */
+  sock?: unknown;
 }
 
 /** An Emscripten FS open file description (fields greenwasm reads). */
 export interface FSStream {
   node: FSNode;
   flags: number;
+  /** File descriptor (set by `FS.createStream`). */
+  fd?: number;
 }
 
 /** A table of Emscripten node or stream operations. */
@@ -82,6 +86,26 @@ export interface EmscriptenFS {
   /** Permission check used by open/create/delete/access: 0 or an errno. Replaceable per Module. */
   nodePermissions(node: FSNode, perms: string): number;
   ErrnoError: FSErrnoErrorCtor;
+  createNode(parent: FSNode | null, name: string, mode: number, dev: number): FSNode;
+  /** Open a stream on `node` at the lowest free fd; the result carries `fd`. */
+  createStream(stream: { path: string; node: FSNode; flags: number; seekable: boolean; stream_ops: object }): FSStream & { fd: number };
+  getStream(fd: number): FSStream | null;
+  isSocket(mode: number): boolean;
+}
+
+/**
+ * Emscripten's socket filesystem. Pyodide 314's socket syscall wrappers
+ * (src/core/socket_syscalls.c: `__wrap___syscall_{connect,recvfrom,sendto,
+ * poll,fcntl64,shutdown}`) call `getSocket(fd)`, then the socket's
+ * `sock_ops.{connectAsync,recvmsgAsync,sendmsgAsync,fcntl64,shutdown}` and
+ * `pollAsync` here, suspending on the promises they return. `socket()` calls
+ * `createSocket`. greenwasm replaces both (src/python/net.ts).
+ */
+export interface EmscriptenSOCKFS {
+  root: FSNode;
+  createSocket(family: number, type: number, protocol: number): unknown;
+  getSocket(fd: number): unknown;
+  pollAsync?: (fds: number, nfds: number, timeout: number) => Promise<number>;
 }
 
 /** Pyodide's StackState: saves/restores a slice of the C shadow stack across a suspension. */
@@ -103,6 +127,7 @@ export interface PyodideInternals {
   wasmTable: WebAssembly.Table;
   /** Views on linear memory; re-read after anything that may grow memory. */
   HEAPU8: Uint8Array;
+  HEAP16: Int16Array;
   HEAP32: Int32Array;
   HEAPU32: Uint32Array;
   _PyCFunction_NewEx(methodDef: number, self: number, module: number): number;
@@ -206,7 +231,17 @@ export interface PyodideInternals {
   FS: EmscriptenFS;
   /** Emscripten errno constants (`EROFS`, `EACCES`, ...). */
   ERRNO_CODES: Readonly<Record<string, number>>;
+  /** Emscripten's socket filesystem (see {@link EmscriptenSOCKFS}). */
+  SOCKFS: EmscriptenSOCKFS;
+  /** Pyodide's internal API object (`pyodide_js._api` in Python); net.ts sets `_nodeSock` on it. */
+  API: Record<string, unknown>;
 }
+
+/** Pyodide's socket syscall wrappers; their presence means socket calls reach `SOCKFS` hooks. */
+const SOCKET_HOOKS = [
+  "___wrap___syscall_connect", "___wrap___syscall_recvfrom", "___wrap___syscall_sendto",
+  "___wrap___syscall_poll", "___wrap___syscall_fcntl64", "___wrap___syscall_shutdown",
+] as const;
 
 const REQUIRED_FUNCTIONS = [
   "_malloc", "_free", "_PyCFunction_NewEx", "_PyObject_Call", "_Py_IncRef", "_Py_DecRef",
@@ -300,9 +335,16 @@ function checkInternals(m: PyodideInternals): void {
   for (const name of REQUIRED_FUNCTIONS) if (typeof record[name] !== "function") missing.push(name);
   if (!(m.wasmTable instanceof WebAssembly.Table)) missing.push("wasmTable");
   if (!(m.HEAPU8 instanceof Uint8Array)) missing.push("HEAPU8");
+  if (!(m.HEAP16 instanceof Int16Array)) missing.push("HEAP16");
   if (!(m.HEAP32 instanceof Int32Array)) missing.push("HEAP32");
   if (!(m.HEAPU32 instanceof Uint32Array)) missing.push("HEAPU32");
   if (typeof m.FS?.mount !== "function") missing.push("FS");
+  for (const fn of ["createNode", "createStream", "getStream", "isSocket"] as const) {
+    if (typeof m.FS?.[fn] !== "function") missing.push(`FS.${fn}`);
+  }
+  if (typeof m.SOCKFS?.createSocket !== "function" || typeof m.SOCKFS?.getSocket !== "function" || !m.SOCKFS?.root) missing.push("SOCKFS");
+  if (typeof m.API !== "object" || m.API === null) missing.push("API");
+  for (const name of SOCKET_HOOKS) if (typeof record[name] !== "function") missing.push(name);
   if (typeof m.ERRNO_CODES?.["EROFS"] !== "number") missing.push("ERRNO_CODES.EROFS");
   if (!(m.wasmExports["__stack_pointer"] instanceof WebAssembly.Global)) missing.push("wasmExports.__stack_pointer");
   if (missing.length > 0) {

@@ -17,6 +17,7 @@ import { RuntimeBootError, RuntimeBusyError, RuntimeClosedError, RuntimeOptionsE
 import { mountAll, type MountSpec } from "./mounts.ts";
 import { GUEST_PATHS_ROOT, resolveOptions, type RuntimeOptions } from "./options.ts";
 import { installGreenletHost } from "./greenlet/index.ts";
+import { installNet, type NetHost } from "./net.ts";
 import type { GreenletHost } from "./greenlet/index.ts";
 import { bootPyodide, internals, PYTHON_VERSION, type PyProxy, type Pyodide, type PyodideInternals } from "./pyodide.ts";
 import { assertNoHostMounts, codeGenerationFromStringsAllowed, guestEnv, jsGlobalsFor, unregisterPyodideJs } from "./sandbox.ts";
@@ -44,6 +45,8 @@ export interface RuntimeState {
   readonly greenlets: GreenletHost;
   /** Blocking waits and green threads. */
   readonly io: IoHost;
+  /** Python's sockets (outbound TCP behind the allowlist). */
+  readonly net: NetHost;
 }
 
 const states = new WeakMap<Runtime, RuntimeState>();
@@ -118,6 +121,7 @@ export class Runtime {
     this.#stdin.close();
     const runner = this.#runner;
     this.#runner = undefined;
+    state.net.close();
     if (state.activeRuns === 0) runner?.destroy();
     states.delete(this);
   }
@@ -236,6 +240,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     if (!opts.allowJs) unregisterPyodideJs(py);
   });
 
+  // Stage 4b: sockets (before any Python code can create one).
+  const net = await stage("network", () => installNet(mod, opts.allowNet));
+
   // Stage 5: greenlet host (the `_greenwasm_greenlet` builtins `import greenlet` needs).
   const greenlets = await stage("greenlet", () => installGreenletHost(mod, { stackSize: opts.greenletStackSize }));
   // Stage 5b: blocking waits and green threads (`_greenwasm_io`), built on the greenlet host.
@@ -269,7 +276,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   // and record the baseline the invariants are checked against.
   if (opts.interruptBuffer) py.setInterruptBuffer(atomicPollView(opts.interruptBuffer));
   const state: RuntimeState = {
-    pyodide: py, module: mod, baselineStackPointer: mod.stackSave(), activeRuns: 0, greenlets, io,
+    pyodide: py, module: mod, baselineStackPointer: mod.stackSave(), activeRuns: 0, greenlets, io, net,
   };
   return new Runtime(state, runner, stdin, interrupts, version);
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { defaultRuntimeArgs, parseEnv, parseMount, parseRunArgs, takeRuntimeFlag, UsageError } from "../../../src/cli/args.ts";
+import { defaultRuntimeArgs, parseAllowNet, parseEnv, parseMount, parseRunArgs, takeRuntimeFlag, UsageError } from "../../../src/cli/args.ts";
 
 const CWD = "/home/user/project";
 
@@ -29,7 +29,10 @@ describe("parseRunArgs", () => {
 
   it("parses runtime flags before the target, in both spellings", () => {
     const r = parseRunArgs(
-      ["--path", "lib", "--path=/abs", "--mount", "data:/data:rw", "--env", "A=1", "--env=B=x=y", "--allow-js", "--cwd", "/data", "s.py"],
+      [
+        "--path", "lib", "--path=/abs", "--mount", "data:/data:rw", "--env", "A=1", "--env=B=x=y", "--allow-js",
+        "--allow-net", "example.com:443", "--allow-net=[::1]:*", "--cwd", "/data", "s.py",
+      ],
       CWD,
     );
     assert.deepEqual(r.runtime, {
@@ -37,6 +40,7 @@ describe("parseRunArgs", () => {
       mounts: [{ host: "/home/user/project/data", guest: "/data", writable: true }],
       env: { A: "1", B: "x=y" },
       allowJs: true,
+      allowNet: ["example.com:443", "[::1]:*"],
       cwd: "/data",
     });
   });
@@ -57,6 +61,10 @@ describe("parseRunArgs", () => {
     ["relative cwd", ["--cwd", "data", "x.py"], /must be absolute/],
     ["bad env", ["--env", "NOEQUALS", "x.py"], /KEY=VALUE/],
     ["bad mount", ["--mount", "a:b:c:d", "x.py"], /HOST\[:GUEST\]\[:rw\]/],
+    ["allow-net without port", ["--allow-net", "example.com", "x.py"], /--allow-net: .*missing port/],
+    ["allow-net with a bad port", ["--allow-net", "example.com:0", "x.py"], /--allow-net: .*port must be 1-65535/],
+    ["allow-net with bare IPv6", ["--allow-net", "::1:80", "x.py"], /--allow-net: .*brackets/],
+    ["allow-net without value", ["--allow-net"], /--allow-net requires a value/],
   ];
   for (const [name, argv, message] of usageErrors) {
     it(`rejects ${name} with a UsageError`, () => {
@@ -99,5 +107,18 @@ describe("parseEnv / takeRuntimeFlag", () => {
     assert.equal(takeRuntimeFlag(["--env=B=2"], 0, into, CWD), 1);
     assert.equal(takeRuntimeFlag(["--allow-js"], 0, into, CWD), 1);
     assert.deepEqual(into.env, { A: "1", B: "2" });
+  });
+});
+
+describe("parseAllowNet", () => {
+  it("accepts every documented form and returns the entry unchanged", () => {
+    for (const e of ["localhost:8080", "example.com:*", "*:443", "*", "10.0.0.1:5432", "[::1]:80", "[2001:db8::1]:*"]) {
+      assert.equal(parseAllowNet(e), e);
+    }
+  });
+  it("rejects malformed entries with a UsageError naming the flag", () => {
+    for (const e of ["", ":80", "host:", "host:65536", "host:http", "a b:80", "[::1]", "[zz]:80", "*.example.com:80", "-bad-.com:1"]) {
+      assert.throws(() => parseAllowNet(e), (err: unknown) => err instanceof UsageError && err.message.startsWith("--allow-net: "), e);
+    }
   });
 });

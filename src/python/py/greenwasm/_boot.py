@@ -8,7 +8,8 @@ Invariants after `setup` returns:
   KeyboardInterrupt on the main thread);
 - `_thread`/`threading` run green threads (greenwasm._threads);
 - unless allow_js, `pyodide_js` is a facade exposing only what Pyodide's own
-  Python modules import from it (no Module, no FS, no runPython).
+  Python modules import from it (no Module, no FS, no runPython);
+- socket.socket.connect and ssl's handshake explain refusals (greenwasm._net).
 """
 
 import json
@@ -29,6 +30,9 @@ def _seal_pyodide_js():
             pass
         # pyodide.webloop imported this at startup; keep the name for consistency.
         api.scheduleCallback = getattr(real_api, "scheduleCallback", None)
+        # greenwasm's sockets (src/python/net.ts), behind the network allowlist;
+        # Pyodide's ssl stub and webloop import it from here.
+        api._nodeSock = getattr(real_api, "_nodeSock", None)
     api.config = types.SimpleNamespace(enableRunUntilComplete=enable)
     facade = types.ModuleType("pyodide_js")
     facade.__doc__ = api.__doc__
@@ -64,6 +68,9 @@ def setup(config_json, pull):
 
     _threads.install()
     _sync.install_sleep()
+    from greenwasm import _net
+
+    _net.install(sys.modules["pyodide_js._api"]._nodeSock)
     if not config["allowJs"]:
         _seal_pyodide_js()
     import greenwasm._runner  # noqa: F401  (compile it now, not on the first run)
