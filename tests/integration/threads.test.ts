@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { createRuntime, type Runtime } from "../../src/python/index.ts";
 import { checkInvariants, recordBaseline, settleThreads } from "../../src/python/testing.ts";
+import { startEchoServer, type Peer } from "./net-peers.ts";
 import { Capture } from "./support.ts";
 
 const SITE = join(resolve(import.meta.dirname, "..", ".."), ".cache", "site-packages");
@@ -24,6 +25,7 @@ describe("green threads", { timeout: 180_000 }, () => {
   const out = new Capture();
   const err = new Capture();
   let rt: Runtime;
+  let echo: Peer;
 
   async function run(code: string): Promise<Record<string, unknown>> {
     out.clear();
@@ -36,7 +38,8 @@ describe("green threads", { timeout: 180_000 }, () => {
   }
 
   before(async () => {
-    rt = await createRuntime({ paths: [SITE], allowJs: true, stdout: out.sink, stderr: err.sink });
+    echo = await startEchoServer();
+    rt = await createRuntime({ paths: [SITE], allowJs: true, allowNet: [`127.0.0.1:${echo.port}`], stdout: out.sink, stderr: err.sink });
     assert.equal(await rt.runCode(PRELUDE + "import concurrent.futures, anyio"), 0, err.text);
     recordBaseline(rt);
   });
@@ -46,6 +49,7 @@ describe("green threads", { timeout: 180_000 }, () => {
   });
   after(async () => {
     await rt?.close();
+    echo?.stop();
   });
 
   it("two threads sleeping 1 s each finish together, in about 1 s", async () => {
@@ -204,6 +208,27 @@ report(pool=pool, pool_elapsed=pool_elapsed, to_thread=res, gathered=gathered, e
     assert.ok((r["gathered"] as number) < 0.6, `4 to_thread sleeps took ${r["gathered"]} s`);
     assert.deepEqual(r["executor"], [49, true]);
     assert.deepEqual(r["anyio"], [81, true]);
+  });
+
+  it("runs ThreadPoolExecutor.map over blocking sockets concurrently", async () => {
+    const r = await run(`
+import socket
+from concurrent.futures import ThreadPoolExecutor
+def ask(i):
+    with socket.create_connection(("127.0.0.1", ${echo.port}), timeout=5) as c:
+        c.sendall(b"SLOW %d" % i)   # the echo server answers SLOW after 200 ms
+        data = b""
+        while len(data) < len(b"SLOW %d" % i):
+            data += c.recv(64)
+        return data.decode(), threading.current_thread().name
+t0 = time.monotonic()
+with ThreadPoolExecutor(max_workers=10) as ex:
+    answers = list(ex.map(ask, range(10)))
+report(answers=[a for a, _ in answers], workers=len({n for _, n in answers}), elapsed=time.monotonic() - t0)
+`);
+    assert.deepEqual(r["answers"], Array.from({ length: 10 }, (_, i) => `SLOW ${i}`));
+    assert.ok((r["workers"] as number) > 1);
+    assert.ok((r["elapsed"] as number) < 1.5, `10 round trips of 200 ms on 10 threads took ${r["elapsed"]} s`);
   });
 
   it("reports a thread's exception through threading.excepthook and keeps going", async () => {
