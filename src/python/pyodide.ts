@@ -197,6 +197,7 @@ export interface PyodideInternals {
   _PyBool_FromLong(v: number): number;
   _PyLong_FromLong(v: number): number;
   _PyLong_AsLong(o: number): number;
+  _PyLong_AsUnsignedLong(o: number): number;
   _PyDescr_NewMethod(type: number, methodDef: number): number;
   _PyObject_SetAttrString(obj: number, name: number, value: number): number;
   _PyObject_Vectorcall(callable: number, args: number, nargsf: number, kwnames: number): number;
@@ -254,7 +255,7 @@ const REQUIRED_FUNCTIONS = [
   "_PyThreadState_GetFrame", "_PyInterpreterState_ThreadHead", "_PyThreadState_Next", "_PyEval_GetBuiltins",
   "_PyDict_GetItemString", "_PyObject_CallOneArg", "_PyErr_Print", "_PyErr_Occurred",
   "_PyErr_GetRaisedException", "_PyErr_SetString", "_PyTuple_New", "_PyTuple_GetItem", "_PyTuple_Size", "_PyList_AsTuple", "_PyType_IsSubtype", "PyProxy_getPtr", "_PyTuple_SetItem",
-  "_PyBool_FromLong", "_PyLong_FromLong", "_PyLong_AsLong", "_PyDescr_NewMethod", "_PyObject_SetAttrString",
+  "_PyBool_FromLong", "_PyLong_FromLong", "_PyLong_AsLong", "_PyLong_AsUnsignedLong", "_PyDescr_NewMethod", "_PyObject_SetAttrString",
   "_PyObject_Vectorcall", "_PyErr_SetRaisedException", "_PyErr_Clear", "_PyContextVar_Get",
   "promisingApply", "_PyFloat_AsDouble", "_JsProxy_Check", "_JsProxy_Val", "_js2python", "handle_js_error",
 ] as const;

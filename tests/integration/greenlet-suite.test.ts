@@ -31,8 +31,8 @@ const SITE = join(ROOT, ".cache", "site-packages");
 const PY_HELPERS = join(ROOT, "tests", "python");
 const SHIMS = join(PY_HELPERS, "shims");
 const SKIPS = JSON.parse(readFileSync(join(import.meta.dirname, "greenlet-skips.json"), "utf8")) as Record<string, string>;
-/** The full unittest output of the last run (gitignored). */
-const LOG = join(ROOT, ".cache", "greenlet-suite.log");
+/** The full unittest output of the last run (gitignored; GREENLET_SUITE_LOG overrides the path). */
+const LOG = process.env.GREENLET_SUITE_LOG ?? join(ROOT, ".cache", "greenlet-suite.log");
 /** Debugging aid: GREENLET_SUITE_ONLY=id-prefix[,id-prefix] runs just those tests. */
 const ONLY = process.env.GREENLET_SUITE_ONLY ? JSON.stringify(process.env.GREENLET_SUITE_ONLY.split(",")) : "None";
 /** A test that writes nothing for this long is interrupted. */

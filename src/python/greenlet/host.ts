@@ -492,6 +492,8 @@ export class GreenletHost {
 
   /** Suspended greenlets whose objects were freed without being killed (never run again). */
   abandoned = 0;
+  /** Greenlets whose objects the cycle collector is freeing; forgotten when it is done (see _greenlet._forget). */
+  readonly deferredForget: Cont[] = [];
 
   // ---- continuations for greenlets and runtime threads --------------------
 

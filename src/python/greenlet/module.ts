@@ -90,8 +90,20 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
       // A started greenlet object was freed. A suspended one can never run
       // again; its stack and thread state stay allocated (its frames still
       // own references), as with greenlet itself.
-      const c = host.byObj.get(api.asLong(api.arg(a, 0)));
+      const c = host.byObj.get(api.asAddress(api.arg(a, 0)));
       if (c) host.forget(c);
+      return api.none();
+    },
+    forget_later: (_s, a) => {
+      // Captures the continuation now: by the time of forget_deferred the
+      // address may belong to another greenlet.
+      const c = host.byObj.get(api.asAddress(api.arg(a, 0)));
+      if (c) host.deferredForget.push(c);
+      return api.none();
+    },
+    forget_deferred: () => {
+      const pending = host.deferredForget.splice(0);
+      for (const c of pending) if (c.state !== "finished" && host.byObj.get(c.data.obj) === c) host.forget(c);
       return api.none();
     },
     stats: () => {

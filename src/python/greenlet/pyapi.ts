@@ -87,6 +87,13 @@ export class PyApi {
   asLong(p: number): number {
     return this.m._PyLong_AsLong(p);
   }
+  /**
+   * An address passed from Python as `id(obj)`. C `long` is 32-bit on wasm32,
+   * so addresses at or above 2 GiB need the unsigned conversion.
+   */
+  asAddress(p: number): number {
+    return this.m._PyLong_AsUnsignedLong(p) >>> 0;
+  }
   /** The i-th argument of a METH_FASTCALL call (borrowed). */
   arg(args: number, i: number): number {
     return this.m.HEAPU32[(args >>> 2) + i]!;

@@ -54,10 +54,32 @@ _pending_kill = []
 _started = {}
 
 
+_gc_running = False
+
+
 def _forget(ref):
     addr = _started.pop(ref, None)
-    if addr is not None:
+    if addr is None:
+        return
+    if _gc_running:
+        # The cycle collector clears weakrefs (calling us) before it calls
+        # finalizers, and __del__ may still kill this greenlet: forget it once
+        # the collection is over, unless the kill finished it.
+        _gw.forget_later(addr)
+    else:
         _gw.forget(addr)
+
+
+def _gc_phase(phase, info):
+    global _gc_running
+    _gc_running = phase == "start"
+    if not _gc_running:
+        _gw.forget_deferred()
+
+
+import gc as _gc  # noqa: E402
+
+_gc.callbacks.append(_gc_phase)
 
 
 class _greenlet_state:
