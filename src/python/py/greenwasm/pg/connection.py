@@ -15,81 +15,14 @@ import collections
 import json
 
 from . import auth, types, wire
-from .errors import DataError, InterfaceError, NotSupportedError, OperationalError, lost, server_error
+from .errors import DatabaseError, DataError, InterfaceError, NotSupportedError, OperationalError, lost, server_error
 from .params import resolve
+from .results import Result, Statement, decode_rows, describe, rowcount
 
 _SIMPLE = object()  # marks a simple Query in the execute queue (popped at its ReadyForQuery)
 _BEGIN = wire.query("BEGIN")
 _NOTICES_KEPT = 50
-
-
-class Statement:
-    """A parsed statement: its server name, result description and decoders."""
-
-    __slots__ = ("name", "key", "description", "decoders")
-
-    def __init__(self, name, key):
-        self.name = name
-        self.key = key
-        self.description = None
-        self.decoders = None
-
-
-class Result:
-    __slots__ = ("description", "rows", "rowcount", "status")
-
-    def __init__(self, description=None, rows=None, rowcount=-1, status=None):
-        self.description = description
-        self.rows = rows
-        self.rowcount = rowcount
-        self.status = status
-
-
-def _describe(payload, decoders_by_oid):
-    """(DB-API description, decoders) from a RowDescription payload."""
-    n = wire.I16.unpack_from(payload, 0)[0]
-    pos = 2
-    desc, decs = [], []
-    for _ in range(n):
-        end = payload.index(b"\0", pos)
-        name = payload[pos:end].decode("utf-8")
-        _table, _col, oid, size, mod, _fmt = _ROWDESC.unpack_from(payload, end + 1)
-        pos = end + 19
-        precision = scale = None
-        if oid == types.NUMERIC and mod >= 4:
-            precision, scale = ((mod - 4) >> 16) & 0xFFFF, (mod - 4) & 0xFFFF
-        desc.append((name, oid, None, size if size >= 0 else None, precision, scale, None))
-        decs.append(decoders_by_oid.get(oid, types._text))
-    return desc, decs
-
-
-_ROWDESC = __import__("struct").Struct("!ihihih")
-
-
-def _decode_rows(raws, decoders):
-    unpack16 = wire.I16.unpack_from
-    unpack32 = wire.I32.unpack_from
-    out = []
-    for data in raws:
-        n = unpack16(data, 0)[0]
-        pos = 2
-        row = []
-        append = row.append
-        for i in range(n):
-            size = unpack32(data, pos)[0]
-            pos += 4
-            if size < 0:
-                append(None)
-            else:
-                append(decoders[i](data[pos:pos + size]))
-                pos += size
-        out.append(tuple(row))
-    return out
-
-
-def _rowcount(tag):
-    last = tag.rsplit(" ", 1)[-1]
-    return int(last) if last.isdigit() else -1
+_DDL = ("CREATE", "DROP", "ALTER")
 
 
 class _Exchange:
@@ -132,6 +65,12 @@ class Connection:
         try:
             self._startup()
             sock.settimeout(p.timeout)
+        except OperationalError as e:
+            self._close_socket()
+            if isinstance(e.__cause__, TimeoutError):  # socket.timeout: connect_timeout expired
+                raise lost("connection to %s failed: timeout expired (connect_timeout=%s)"
+                           % (wire.where(p), p.connect_timeout)) from e
+            raise
         except BaseException:
             self._close_socket()
             raise
@@ -171,7 +110,7 @@ class Connection:
                 else:
                     raise NotSupportedError("authentication method %d is not supported (use scram-sha-256, md5 or password)" % kind)
             elif code == 0x45:  # E
-                raise server_error(wire.error_fields(payload))
+                raise server_error(wire.error_fields(payload), connecting=True)
             elif code == 0x53:  # S: ParameterStatus
                 self._param_status(payload)
             elif code == 0x4B:  # K: BackendKeyData
@@ -301,7 +240,24 @@ class Connection:
 
         Large batches go out in chunks ended by Flush, so neither side's socket buffer fills
         up while the other is still writing; only the last chunk carries the Sync.
+
+        A cached statement whose result columns changed (DDL since it was prepared: SQLSTATE
+        0A000 "cached plan must not change result type") is re-prepared and the call retried
+        once, when nothing else is lost by it: autocommit, or the transaction began with it.
         """
+        began = not self._autocommit and self._status == "I"
+        try:
+            return self._run(sql, param_rows, cache, want_total)
+        except DatabaseError as e:
+            retry = (e.sqlstate == "0A000" and "cached plan" in str(e) and isinstance(param_rows, (list, tuple))
+                     and (self._autocommit or began) and not self._closed)
+            if not retry:
+                raise
+        if self._status != "I":
+            self.run_simple("ROLLBACK")
+        return self._run(sql, param_rows, cache, want_total)
+
+    def _run(self, sql, param_rows, cache, want_total):
         cache = cache and self._params.statement_cache_size > 0
         ex = _Exchange()
         ex.total = 0 if want_total else -1
@@ -315,9 +271,16 @@ class Connection:
         self._to_close = []
         pending = {}
         chunk = 0
+        sent = False
         rows = iter(param_rows)
         for params in rows:
-            oids, formats, values = types.encode_params(params)
+            try:
+                oids, formats, values = types.encode_params(params)
+            except Exception:
+                if sent:  # earlier chunks went out (and were read): end their batch
+                    ex.ready_needed += 1
+                    self._exchange(wire.SYNC, ex)
+                raise
             key = (sql, oids)
             st = self._cache.get(key) if cache else None
             if st is not None:
@@ -343,6 +306,7 @@ class Connection:
             if chunk == 500:
                 out.append(wire.FLUSH)
                 self._exchange(b"".join(out), ex, flush=True)
+                sent = True
                 out = []
                 chunk = 0
         out.append(wire.SYNC)
@@ -402,14 +366,18 @@ class Connection:
                     execs.popleft()
                     desc, decs = head.description, head.decoders
                 try:
-                    rows = _decode_rows(ex.rows, decs) if desc is not None else None
+                    rows = decode_rows(ex.rows, decs) if desc is not None else None
                 except Exception as e:  # keep reading: the exchange must still end at ReadyForQuery
                     if ex.error is None:
                         ex.error = DataError("cannot decode a result value: %r" % e)
                         ex.error.__cause__ = e
                     rows = []
                 ex.rows = []
-                n = len(rows) if rows is not None else _rowcount(tag)
+                n = len(rows) if rows is not None else rowcount(tag)
+                if tag.startswith(_DDL) and self._cache:
+                    # A cached statement keeps the parameter types the server inferred when it
+                    # was prepared; after DDL they may no longer fit (psycopg 3 does the same).
+                    self._forget_statements()
                 ex.result = Result(desc, rows, n, tag)
                 if ex.total >= 0 and n > 0:
                     ex.total += n
@@ -417,9 +385,9 @@ class Connection:
                 pass
             elif code == 0x54:  # T: RowDescription
                 if execs and execs[0] is _SIMPLE:
-                    ex.desc = _describe(payload, self._decoders)
+                    ex.desc = describe(payload, self._decoders)
                 else:
-                    self._described(ex.describes.popleft(), _describe(payload, self._decoders))
+                    self._described(ex.describes.popleft(), describe(payload, self._decoders))
             elif code == 0x6E:  # n: NoData
                 self._described(ex.describes.popleft(), (None, None))
             elif code == 0x5A:  # Z

@@ -128,10 +128,16 @@ _FIELDS = {
 }
 
 
-def server_error(fields):
-    """Build the exception for an ErrorResponse's fields ({code char: str})."""
+def server_error(fields, connecting=False):
+    """Build the exception for an ErrorResponse's fields ({code char: str}).
+
+    While connecting every server error is an OperationalError (as with libpq:
+    bad password, unknown database, too many connections...).
+    """
     code = fields.get("C", "")
-    if code == "57014":
+    if connecting:
+        cls = OperationalError
+    elif code == "57014":
         cls = QueryCanceledError
     else:
         cls = _BY_CLASS.get(code[:2], DatabaseError)
@@ -147,7 +153,7 @@ def server_error(fields):
         if key in fields:
             setattr(err, attr, fields[key])
     severity = fields.get("V", fields.get("S"))
-    err.connection_lost = severity in ("FATAL", "PANIC") or code in _FATAL_DISCONNECT or code.startswith("08")
+    err.connection_lost = connecting or severity in ("FATAL", "PANIC") or code in _FATAL_DISCONNECT or code.startswith("08")
     return err
 
 

@@ -16,7 +16,35 @@ from sqlalchemy import pool, util
 from sqlalchemy.engine import AdaptedConnection
 from sqlalchemy.util.concurrency import await_fallback, await_only
 
+from .cursor import Cursor
 from .sa import PGDialect_greenwasm
+
+
+async def _noop():
+    return None
+
+
+class AsyncAdapt_greenwasm_cursor(Cursor):
+    """greenwasm.pg's cursor, plus one no-op ``await`` per execute.
+
+    AsyncConnection.execute()/stream() insist (``_require_await``) that the driver
+    awaited something, to catch sync drivers used by mistake. The no-op coroutine
+    completes without yielding to the event loop: it costs two greenlet switches.
+    """
+
+    def __init__(self, connection, name, await_):
+        super().__init__(connection, name)
+        self._await = await_
+
+    def execute(self, operation, parameters=None):
+        super().execute(operation, parameters)
+        self._await(_noop())
+        return self
+
+    def executemany(self, operation, seq_of_parameters):
+        super().executemany(operation, seq_of_parameters)
+        self._await(_noop())
+        return self
 
 
 class AsyncAdapt_greenwasm_connection(AdaptedConnection):
@@ -41,7 +69,8 @@ class AsyncAdapt_greenwasm_connection(AdaptedConnection):
         self._connection.autocommit = value
 
     def cursor(self, name=None):
-        return self._connection.cursor(name)
+        self._connection._check()
+        return AsyncAdapt_greenwasm_cursor(self._connection, name, self.await_)
 
     def commit(self):
         self._connection.commit()

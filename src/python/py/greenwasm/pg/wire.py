@@ -157,7 +157,7 @@ class Stream:
         return self._buf, 0
 
 
-def _where(p):
+def where(p):
     return 'socket "%s"' % p.host if p.host.startswith("/") else 'server at "%s", port %s' % (p.host, p.port)
 
 
@@ -174,9 +174,9 @@ def open_socket(p):
     except socket.gaierror as e:
         raise OperationalError('could not translate host name "%s" to address: %s' % (p.host, e)) from e
     except socket.timeout as e:
-        raise OperationalError("connection to %s failed: timeout expired" % _where(p)) from e
+        raise OperationalError("connection to %s failed: timeout expired" % where(p)) from e
     except OSError as e:
-        raise OperationalError("connection to %s failed: %s" % (_where(p), e.strerror or e)) from e
+        raise OperationalError("connection to %s failed: %s" % (where(p), e.strerror or e)) from e
     if sock.family != socket.AF_UNIX:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -202,10 +202,10 @@ def _negotiate_tls(sock, p):
         sock.sendall(SSL_REQUEST)
         answer = sock.recv(1)
     except OSError as e:
-        raise OperationalError("connection to %s failed during SSL negotiation: %s" % (_where(p), e)) from e
+        raise OperationalError("connection to %s failed during SSL negotiation: %s" % (where(p), e)) from e
     if answer == b"N":
         if wants:
-            raise OperationalError("server at %s does not support SSL, but SSL was required" % _where(p))
+            raise OperationalError("server at %s does not support SSL, but SSL was required" % where(p))
         return sock
     if answer != b"S":
         raise OperationalError("unexpected answer %r to SSLRequest" % answer)
@@ -223,4 +223,4 @@ def _negotiate_tls(sock, p):
     try:
         return ctx.wrap_socket(sock, server_hostname=None if p.host.startswith("/") else p.host)
     except (ssl.SSLError, OSError) as e:
-        raise OperationalError("SSL connection to %s failed: %s" % (_where(p), e)) from e
+        raise OperationalError("SSL connection to %s failed: %s" % (where(p), e)) from e
