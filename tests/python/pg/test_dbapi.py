@@ -171,6 +171,9 @@ class Cursors(Base):
         self.assertEqual(cur.rowcount, 1200)
         cur.execute("SELECT count(*), count(v), count(n), sum(n) FROM m")
         self.assertEqual(cur.fetchone(), (1200, 400, 240, sum(r[0] for r in rows if r[2] is not None)))
+        cur.executemany("INSERT INTO m VALUES (%s, %s, %s) RETURNING id * 10, v", [(5001, "a", 1), (5002, None, 2)])
+        self.assertEqual(cur.rowcount, 2)
+        self.assertEqual(cur.fetchall(), [(50010, "a"), (50020, None)])  # RETURNING rows of every set
         cur.executemany("INSERT INTO m VALUES (%s, %s, %s)", [])
         with self.assertRaises(pg.IntegrityError):  # a duplicate in the second batch of 500
             cur.executemany("INSERT INTO m VALUES (%s, NULL, NULL)", [(i,) for i in range(2000, 2700)] + [(1,)])

@@ -130,6 +130,25 @@ class ORM(unittest.TestCase):
         self.assertEqual(sum(len(v) for v in titles.values()), 10)
         self.assertEqual(len(statements), 2, statements)  # one for authors, one IN-load for books
 
+    def test_batch_insert_with_server_keys_is_one_executemany(self):
+        calls = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            calls.append((statement.split()[0], executemany))
+
+        event.listen(self.engine, "before_cursor_execute", record)
+        try:
+            with Session(self.engine) as s:
+                authors = [Author(name="batch%d" % i) for i in range(50)]
+                s.add_all(authors)
+                s.commit()
+                ids = [a.id for a in authors]
+        finally:
+            event.remove(self.engine, "before_cursor_execute", record)
+        self.assertEqual([c for c in calls if c[0] == "INSERT"], [("INSERT", True)])
+        self.assertEqual(len(set(ids)), 50)
+        self.assertEqual(ids, sorted(ids))
+
     def test_rollback_and_savepoints(self):
         with Session(self.engine) as s:
             s.add(Author(name="kept"))

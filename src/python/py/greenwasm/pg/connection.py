@@ -28,7 +28,7 @@ _DDL = ("CREATE", "DROP", "ALTER")
 class _Exchange:
     """Bookkeeping of one pipeline while its responses are read."""
 
-    __slots__ = ("describes", "execs", "ready_needed", "rows", "desc", "result", "total", "error", "copy")
+    __slots__ = ("describes", "execs", "ready_needed", "rows", "desc", "result", "total", "error", "copy", "returned")
 
     def __init__(self):
         self.describes = collections.deque()
@@ -37,9 +37,10 @@ class _Exchange:
         self.rows = []
         self.desc = None  # (description, decoders) of the running simple query
         self.result = None
-        self.total = -1
+        self.total = -1  # executemany: summed rowcount (else -1)
         self.error = None
         self.copy = False
+        self.returned = []  # executemany: the rows of every execute (RETURNING)
 
 
 class Connection:
@@ -336,6 +337,8 @@ class Connection:
             raise NotSupportedError("COPY is not supported by this driver")
         if ex.total >= 0 and ex.result is not None:
             ex.result.rowcount = ex.total
+            if ex.result.rows is not None:
+                ex.result.rows = ex.returned
         return ex.result
 
     def _forget_statements(self):
@@ -379,8 +382,11 @@ class Connection:
                     # was prepared; after DDL they may no longer fit (psycopg 3 does the same).
                     self._forget_statements()
                 ex.result = Result(desc, rows, n, tag)
-                if ex.total >= 0 and n > 0:
-                    ex.total += n
+                if ex.total >= 0:
+                    if n > 0:
+                        ex.total += n
+                    if rows:
+                        ex.returned.extend(rows)
             elif code == 0x32 or code == 0x31 or code == 0x33 or code == 0x74:  # 2 1 3 t
                 pass
             elif code == 0x54:  # T: RowDescription

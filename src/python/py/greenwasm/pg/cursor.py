@@ -127,10 +127,9 @@ class Cursor:
             for text, v in rows:
                 yield v
 
+        # Statements that return rows (INSERT ... RETURNING) leave the rows of every
+        # parameter set to fetch, in order; SQLAlchemy's ORM relies on it for batch inserts.
         self._set(conn.run(sql, values(), want_total=True))
-        self.description = None
-        self._rows = []
-        self.rownumber = None
         return self
 
     def callproc(self, procname, parameters=()):

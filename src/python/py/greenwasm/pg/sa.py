@@ -101,6 +101,9 @@ class PGDialect_greenwasm(PGDialect):
     supports_unicode_binds = True
     default_paramstyle = "format"
     supports_sane_multi_rowcount = True
+    # executemany() of INSERT ... RETURNING returns every row (one pipelined round trip),
+    # so the ORM inserts many objects with server-generated keys in one batch.
+    insert_executemany_returning = True
     supports_server_side_cursors = True
     execution_ctx_cls = PGExecutionContext_greenwasm
     description_encoding = None

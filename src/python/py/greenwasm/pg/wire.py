@@ -23,6 +23,7 @@ FLUSH = b"H\0\0\0\4"
 TERMINATE = b"X\0\0\0\4"
 EXECUTE_ALL = b"E\0\0\0\11\0\0\0\0\0"  # unnamed portal, no row limit
 NULL_VALUE = b"\xff\xff\xff\xff"
+_AF_UNIX = getattr(socket, "AF_UNIX", None)  # absent under Emscripten
 
 
 def message(code, payload):
@@ -166,7 +167,9 @@ def open_socket(p):
     timeout = p.connect_timeout
     try:
         if p.host.startswith("/"):
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            if _AF_UNIX is None:
+                raise OperationalError("connection to %s failed: no Unix-domain sockets here" % where(p))
+            sock = socket.socket(_AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(timeout)
             sock.connect("%s/.s.PGSQL.%d" % (p.host, p.port))
         else:
@@ -177,7 +180,7 @@ def open_socket(p):
         raise OperationalError("connection to %s failed: timeout expired" % where(p)) from e
     except OSError as e:
         raise OperationalError("connection to %s failed: %s" % (where(p), e.strerror or e)) from e
-    if sock.family != socket.AF_UNIX:
+    if sock.family != _AF_UNIX:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -192,7 +195,7 @@ def open_socket(p):
 
 def _negotiate_tls(sock, p):
     wants = p.sslmode in ("require", "verify-ca", "verify-full") or p.ssl_context is not None
-    if sock.family == socket.AF_UNIX or p.sslmode in ("disable", "allow") and p.ssl_context is None:
+    if sock.family == _AF_UNIX or p.sslmode in ("disable", "allow") and p.ssl_context is None:
         return sock
     if not TLS_AVAILABLE:
         if wants:
