@@ -48,23 +48,24 @@ def describe(payload, decoders_by_oid):
 
 
 def decode_rows(raws, decoders):
-    unpack16 = wire.I16.unpack_from
+    """Tuples from DataRow payloads (int16 count, then per column int32 length or -1, bytes)."""
     unpack32 = wire.I32.unpack_from
     out = []
+    append_row = out.append
     for data in raws:
-        n = unpack16(data, 0)[0]
         pos = 2
         row = []
         append = row.append
-        for i in range(n):
+        for decode in decoders:
             size = unpack32(data, pos)[0]
             pos += 4
             if size < 0:
                 append(None)
             else:
-                append(decoders[i](data[pos:pos + size]))
-                pos += size
-        out.append(tuple(row))
+                end = pos + size
+                append(decode(data[pos:end]))
+                pos = end
+        append_row(tuple(row))
     return out
 
 

@@ -197,25 +197,10 @@ def encode_params(params):
 
 # ---------------------------------------------------------------- results
 
-_TZ_RE = re.compile(r"([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?$")
 _INTERVAL_RE = re.compile(
     r"^(?:(?P<years>[+-]?\d+) years? ?)?(?:(?P<months>[+-]?\d+) mons? ?)?(?:(?P<days>[+-]?\d+) days? ?)?"
     r"(?:(?P<sign>[+-])?(?P<h>\d+):(?P<m>\d\d):(?P<s>\d\d)(?:\.(?P<f>\d{1,6}))?)?$"
 )
-_utc_cache = {}
-
-
-def _tz(text):
-    tz = _utc_cache.get(text)
-    if tz is None:
-        m = _TZ_RE.fullmatch(text)
-        if not m:
-            raise ValueError(text)
-        sign, hh, mm, ss = m.groups()
-        off = datetime.timedelta(hours=int(hh), minutes=int(mm or 0), seconds=int(ss or 0))
-        tz = datetime.timezone(-off if sign == "-" else off)
-        _utc_cache[text] = tz
-    return tz
 
 
 def _special(s, cls):
@@ -235,6 +220,7 @@ def _date(b):
 
 
 def _timestamp(b):
+    # Python >= 3.11 parses PostgreSQL's ISO output, offsets like +00, +05:30, -03:30:45 included.
     s = b.decode()
     try:
         return datetime.datetime.fromisoformat(s)
@@ -242,25 +228,12 @@ def _timestamp(b):
         return _special(s, datetime.datetime)
 
 
-def _timestamptz(b):
-    s = b.decode()
-    m = _TZ_RE.search(s)
-    if m is None:
-        return _special(s, datetime.datetime)
-    try:
-        return datetime.datetime.fromisoformat(s[: m.start()]).replace(tzinfo=_tz(m.group(0)))
-    except ValueError:
-        return s
-
-
 def _time(b):
     return datetime.time.fromisoformat(b.decode())
 
 
-def _timetz(b):
-    s = b.decode()
-    m = _TZ_RE.search(s)
-    return datetime.time.fromisoformat(s[: m.start()]).replace(tzinfo=_tz(m.group(0)))
+_timetz = _time
+_timestamptz = _timestamp
 
 
 def _interval(b):
