@@ -19,14 +19,15 @@
 
 import type { Bench, Row } from './lib.ts';
 import {
+  interleave,
   loadNpmPg,
-  medians,
   nativeVersions,
   nativeWorkload,
   npmPgConfig,
   pyodideWorkload,
   rawPyodideWithSockets,
   startDbBench,
+  type Contender,
   type NpmPg,
   type Samples,
 } from './db/common.ts';
@@ -102,13 +103,13 @@ const bench: Bench = {
     const env = await startDbBench();
     try {
       const v = nativeVersions();
-      const spec = { runs: ctx.runs, warmup: ctx.warmup };
-      ctx.log('ours: greenwasm.pg in Pyodide over useNodeSockFS');
+      const one = (warmup: number) => ({ runs: 1, warmup });
       const py = await rawPyodideWithSockets(env.pg);
-      const ours = medians(await pyodideWorkload(py, { kind: 'dbapi', driver: 'greenwasm.pg', ...spec }));
-      const peers: { peer: string; values: Record<string, number>; note?: string }[] = [];
+      const contenders: Contender[] = [
+        { name: 'ours', sample: (w) => pyodideWorkload(py, { kind: 'dbapi', driver: 'greenwasm.pg', ...one(w) }) },
+      ];
+      const peers: { peer: string; name: string; note?: string }[] = [];
       if (npm) {
-        ctx.log(`peer: node-postgres ${npm.version} through Pyodide's FFI + run_sync`);
         py.registerJsModule('gwbench_pg', {
           connect: async () => {
             const c = new npm.Client(npmPgConfig(env.pg));
@@ -118,21 +119,30 @@ const bench: Bench = {
           query: async (c: { query: (q: object) => Promise<{ rows: unknown[][] }> }, text: string, values: unknown[]) =>
             (await c.query({ text, values, rowMode: 'array' })).rows,
         });
-        peers.push({
-          peer: `node-postgres ${npm.version} from Pyodide (FFI + run_sync)`,
-          values: medians(await pyodideWorkload(py, { kind: 'npm_pg', driver: 'pg', ...spec })),
-          note: 'node-postgres via the FFI: timestamptz cells stay JS Date proxies (no datetime conversion), so that peer does less work than ours',
-        });
-        ctx.log(`peer: node-postgres ${npm.version} in plain Node`);
-        peers.push({ peer: `node-postgres ${npm.version} in plain Node (no Python)`, values: medians(await npmPgNode(npm, env.pg, ctx.runs, ctx.warmup)) });
+        contenders.push(
+          { name: 'ffi', sample: (w) => pyodideWorkload(py, { kind: 'npm_pg', driver: 'pg', ...one(w) }) },
+          { name: 'node', sample: (w) => npmPgNode(npm, env.pg, 1, w) },
+        );
+        peers.push(
+          {
+            peer: `node-postgres ${npm.version} from Pyodide (FFI + run_sync)`,
+            name: 'ffi',
+            note: 'node-postgres via the FFI: timestamptz cells stay JS Date proxies (no datetime conversion), so that peer does less work than ours',
+          },
+          { peer: `node-postgres ${npm.version} in plain Node (no Python)`, name: 'node' },
+        );
       } else {
         ctx.log('npm `pg` not installed (devDependency; `npm install`): node-postgres peers skipped');
       }
-      ctx.log('peers: native CPython');
-      peers.push({ peer: `greenwasm.pg on native CPython ${v['python']}`, values: medians(nativeWorkload(env, { kind: 'dbapi', driver: 'greenwasm.pg', ...spec })) });
+      contenders.push({ name: 'native', sample: (w) => nativeWorkload(env, { kind: 'dbapi', driver: 'greenwasm.pg', ...one(w) }) });
+      peers.push({ peer: `greenwasm.pg on native CPython ${v['python']}`, name: 'native' });
       if (v['psycopg2']) {
-        peers.push({ peer: `psycopg2 ${v['psycopg2']} on native CPython ${v['python']}`, values: medians(nativeWorkload(env, { kind: 'dbapi', driver: 'psycopg2', ...spec })) });
+        contenders.push({ name: 'psycopg2', sample: (w) => nativeWorkload(env, { kind: 'dbapi', driver: 'psycopg2', ...one(w) }) });
+        peers.push({ peer: `psycopg2 ${v['psycopg2']} on native CPython ${v['python']}`, name: 'psycopg2' });
       }
+      ctx.log(`interleaved samples of: ${contenders.map((c) => c.name).join(', ')}`);
+      const results = await interleave(contenders, ctx.runs, ctx.warmup, ctx.log);
+      const ours = results.get('ours')!;
       const rows: Row[] = [];
       for (const m of METRICS) {
         for (const p of peers) {
@@ -142,7 +152,7 @@ const bench: Bench = {
             better: m.better,
             ours: ours[m.key]!,
             peer: p.peer,
-            peerValue: p.values[m.key]!,
+            peerValue: results.get(p.name)![m.key]!,
             ...(p.note ? { note: p.note } : {}),
           });
         }

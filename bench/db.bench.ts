@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import type { Bench, Row } from './lib.ts';
 import { ROOT } from './lib.ts';
-import { medians, nativeVersions, nativeWorkload, pyodideWorkload, rawPyodideWithSockets, startDbBench } from './db/common.ts';
+import { interleave, nativeVersions, nativeWorkload, pyodideWorkload, rawPyodideWithSockets, startDbBench, type Contender } from './db/common.ts';
 
 const METRICS: { key: string; metric: string; unit: string; better: 'lower' | 'higher' }[] = [
   { key: 'insert_rows_per_s', metric: 'ORM insert (add_all 1000 + commit)', unit: 'rows/s', better: 'higher' },
@@ -32,7 +32,7 @@ const bench: Bench = {
     const v = nativeVersions();
     if (!v['psycopg2'] || !v['sqlalchemy']) throw new Error('native psycopg2/SQLAlchemy missing: run `npm run setup`');
     const env = await startDbBench();
-    const spec = { runs: ctx.runs, warmup: ctx.warmup };
+    const one = (warmup: number) => ({ runs: 1, warmup });
     const rows: Row[] = [];
     const add = (label: string, ours: Record<string, number>, peer: string, theirs: Record<string, number>, note?: string) => {
       for (const m of METRICS) {
@@ -41,35 +41,39 @@ const bench: Bench = {
     };
     try {
       const base = `CPython ${v['python']} + SQLAlchemy ${v['sqlalchemy']}`;
-      ctx.log(`peer: ${base} + psycopg2 ${v['psycopg2']}`);
-      const psycopg2 = medians(nativeWorkload(env, { kind: 'orm', driver: 'psycopg2', ...spec }));
+      const contenders: Contender[] = [
+        { name: 'psycopg2', sample: (w) => nativeWorkload(env, { kind: 'orm', driver: 'psycopg2', ...one(w) }) },
+        { name: 'native', sample: (w) => nativeWorkload(env, { kind: 'orm', driver: 'greenwasm', ...one(w) }) },
+      ];
+      if (v['asyncpg']) {
+        contenders.push(
+          { name: 'asyncpg', sample: (w) => nativeWorkload(env, { kind: 'orm_async', driver: 'asyncpg', ...one(w) }) },
+          { name: 'native_async', sample: (w) => nativeWorkload(env, { kind: 'orm_async', driver: 'greenwasm_async', ...one(w) }) },
+        );
+      } else {
+        ctx.log('asyncpg not installed: async rows skipped (`npm run setup`)');
+      }
 
       // ---- greenwasm rows: TODO(lead, once sockets/allowNet are on main) ----------------------
       // Replace the raw-Pyodide stand-in below with a greenwasm runtime:
       //   createRuntime({ allowNet: ..., paths: [.cache/site-packages, bench/db], env: env.pg.env })
-      // running `workload.run_async({"kind": "orm", "driver": "greenwasm", ...})`, and add the async
-      // row the same way with {"kind": "orm_async", "driver": "greenwasm_async"} against asyncpg
-      // (needs greenwasm's greenlet, which raw Pyodide lacks).
-      ctx.log('ours: greenwasm.pg in Pyodide+NodeSockFS (sync ORM)');
+      // running `workload.run_async({"kind": "orm", "driver": "greenwasm", ...})`, and add an async
+      // contender the same way with {"kind": "orm_async", "driver": "greenwasm_async"} compared with
+      // 'asyncpg' (it needs greenwasm's greenlet, which raw Pyodide lacks).
       const py = await rawPyodideWithSockets(env.pg, join(ROOT, '.cache', 'site-packages'));
-      const wasm = medians(await pyodideWorkload(py, { kind: 'orm', driver: 'greenwasm', ...spec }));
-      add(' [greenwasm.pg in Pyodide+NodeSockFS]', wasm, `${base} + psycopg2 ${v['psycopg2']}`, psycopg2,
-        'ours: raw Pyodide 314 + useNodeSockFS (stand-in until greenwasm has sockets), pure-Python SQLAlchemy; peer: SQLAlchemy with C extensions');
+      contenders.push({ name: 'wasm', sample: (w) => pyodideWorkload(py, { kind: 'orm', driver: 'greenwasm', ...one(w) }) });
       // ---- end of greenwasm rows ------------------------------------------------------------
 
-      ctx.log('ours: greenwasm.pg on native CPython (sync ORM)');
-      const nativeOurs = medians(nativeWorkload(env, { kind: 'orm', driver: 'greenwasm', ...spec }));
-      add(' [greenwasm.pg on native CPython]', nativeOurs, `${base} + psycopg2 ${v['psycopg2']}`, psycopg2,
+      ctx.log(`interleaved samples of: ${contenders.map((c) => c.name).join(', ')}`);
+      const r = await interleave(contenders, ctx.runs, ctx.warmup, ctx.log);
+      const sync = `${base} + psycopg2 ${v['psycopg2']}`;
+      add(' [greenwasm.pg in Pyodide+NodeSockFS]', r.get('wasm')!, sync, r.get('psycopg2')!,
+        'ours: raw Pyodide 314 + useNodeSockFS (stand-in until greenwasm has sockets), pure-Python SQLAlchemy; peer: SQLAlchemy with C extensions');
+      add(' [greenwasm.pg on native CPython]', r.get('native')!, sync, r.get('psycopg2')!,
         'ours: the same interpreter and SQLAlchemy as the peer; only the driver differs');
-      if (v['asyncpg']) {
-        ctx.log(`peer: ${base} asyncio + asyncpg ${v['asyncpg']}`);
-        const asyncpg = medians(nativeWorkload(env, { kind: 'orm_async', driver: 'asyncpg', ...spec }));
-        ctx.log('ours: greenwasm_async on native CPython');
-        const nativeAsync = medians(nativeWorkload(env, { kind: 'orm_async', driver: 'greenwasm_async', ...spec }));
-        add(' [asyncio, greenwasm.pg on native CPython]', nativeAsync, `${base} asyncio + asyncpg ${v['asyncpg']}`, asyncpg,
+      if (r.has('asyncpg')) {
+        add(' [asyncio, greenwasm.pg on native CPython]', r.get('native_async')!, `${base} asyncio + asyncpg ${v['asyncpg']}`, r.get('asyncpg')!,
           'ours natively blocks the event loop per call (fine for one session); inside greenwasm calls suspend only their own stack');
-      } else {
-        ctx.log('asyncpg not installed: async rows skipped (`npm run setup`)');
       }
       return rows;
     } finally {

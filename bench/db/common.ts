@@ -132,3 +132,26 @@ json.dumps(await workload.run_async(json.loads(${JSON.stringify(JSON.stringify(s
 `);
   return JSON.parse(String(text)) as Samples;
 }
+
+/** One measured party; `sample(warmup)` runs the workload once (runs=1) after `warmup` discarded runs. */
+export interface Contender {
+  name: string;
+  sample(warmup: number): Promise<Samples> | Samples;
+}
+
+/**
+ * Samples of every contender, interleaved round by round (a, b, c, a, b, c, ...) so that load on
+ * a shared machine hits all of them alike; returns the medians per contender name.
+ */
+export async function interleave(contenders: Contender[], runs: number, warmup: number, log: (m: string) => void): Promise<Map<string, Record<string, number>>> {
+  const all = new Map<string, Samples>(contenders.map((c) => [c.name, {}]));
+  for (let round = 0; round < runs; round++) {
+    for (const c of contenders) {
+      const s = await c.sample(round === 0 ? warmup : 0);
+      const acc = all.get(c.name)!;
+      for (const [k, v] of Object.entries(s)) (acc[k] ??= []).push(...v);
+    }
+    log(`round ${round + 1}/${runs} done`);
+  }
+  return new Map([...all].map(([name, s]) => [name, medians(s)]));
+}
