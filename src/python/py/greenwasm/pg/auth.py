@@ -61,6 +61,7 @@ class ScramClient:
         self._nonce = base64.b64encode(os.urandom(18)).decode("ascii")
         self._client_first_bare = "n=,r=" + self._nonce
         self._server_signature = None
+        self.verified = False
 
     def first(self):
         return ("n,," + self._client_first_bare).encode("ascii")
@@ -89,3 +90,4 @@ class ScramClient:
         got = base64.b64decode(attrs.get("v", ""))
         if self._server_signature is None or not hmac.compare_digest(got, self._server_signature):
             raise InterfaceError("SCRAM: the server's signature does not match (not the server we talked to?)")
+        self.verified = True

@@ -91,6 +91,8 @@ class Connection:
             if code == 0x52:  # R: authentication request
                 kind = wire.I32.unpack_from(payload, 0)[0]
                 if kind == 0:
+                    if scram is not None and not scram.verified:
+                        raise InterfaceError("SCRAM: the server accepted without proving it knows the password")
                     continue
                 if kind in (3, 5, 10) and p.password is None:
                     raise OperationalError('password authentication failed for user "%s": no password supplied' % p.user)
