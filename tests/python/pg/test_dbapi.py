@@ -5,7 +5,8 @@ import time
 import unittest
 
 import greenwasm.pg as pg
-from pgtest import IN_GREENWASM, conninfo, env, main
+from greenwasm.pg.params import TLS_AVAILABLE as TLS
+from pgtest import conninfo, env, main
 
 
 class Connect(unittest.TestCase):
@@ -78,7 +79,7 @@ class Connect(unittest.TestCase):
         with self.assertRaises(pg.InterfaceError):
             conn.cursor()
 
-    @unittest.skipIf(IN_GREENWASM, "TLS needs CPython's ssl (Pyodide's is a stub)")
+    @unittest.skipUnless(TLS, "no TLS in this Python (plain Pyodide)")
     def test_tls(self):
         if env("GREENWASM_PG_SSL", "0") != "1":
             self.skipTest("the server was started without TLS")
@@ -92,7 +93,7 @@ class Connect(unittest.TestCase):
         with self.assertRaises(pg.OperationalError):  # self-signed: not trusted by the system store
             pg.connect(**conninfo(sslmode="verify-full"))
 
-    @unittest.skipUnless(IN_GREENWASM, "greenwasm only")
+    @unittest.skipIf(TLS, "only where TLS is unavailable (plain Pyodide)")
     def test_tls_unavailable_is_a_clear_error(self):
         with self.assertRaises(pg.OperationalError) as cm:
             pg.connect(**conninfo(sslmode="require"))

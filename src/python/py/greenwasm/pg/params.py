@@ -154,5 +154,6 @@ def resolve(dsn=None, **kwargs):
     return p
 
 
-# Pyodide's ssl module is a stub: TLS needs CPython's real ssl (native python3).
-TLS_AVAILABLE = sys.platform != "emscripten"
+# Pyodide's ssl module is a stub. greenwasm (greenwasm._net, installed at boot) runs its
+# handshake in Node's TLS; plain Pyodide has no TLS at all.
+TLS_AVAILABLE = sys.platform != "emscripten" or "greenwasm._net" in sys.modules

@@ -199,7 +199,7 @@ def _negotiate_tls(sock, p):
         return sock
     if not TLS_AVAILABLE:
         if wants:
-            raise OperationalError("sslmode=%s: TLS is not available in this Python (Pyodide's ssl module is a stub)" % p.sslmode)
+            raise OperationalError("sslmode=%s: TLS is not available in this Python (plain Pyodide's ssl module is a stub)" % p.sslmode)
         return sock  # prefer: plain
     try:
         sock.sendall(SSL_REQUEST)
