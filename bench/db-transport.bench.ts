@@ -8,12 +8,11 @@
 //                          has none, so one query per row there)
 //   connect                ms per connection (TCP + SCRAM-SHA-256 + startup), closed again
 //
-// ours   greenwasm.pg (pure-Python wire protocol over `socket`) in Pyodide 314 with Pyodide's own
-//        Node socket layer (useNodeSockFS), which greenwasm's `allowNet` wraps.
-//        TODO(greenwasm rows): when `allowNet` is on main, run the same spec through
-//        createRuntime({ allowNet, paths }) instead of rawPyodideWithSockets().
-// peers  (a) node-postgres called from the same Pyodide through the FFI: one JS call + run_sync per
-//            query, rows converted with to_py(); the alternative design.
+// ours   greenwasm.pg (pure-Python wire protocol over `socket`) in a greenwasm runtime with
+//        sockets (allowNet 127.0.0.1).
+// peers  (a) node-postgres called from the same kind of runtime through the FFI (allowJs): one JS
+//            call + greenwasm.run_sync per query, rows converted with to_py(); the alternative
+//            design.
 //        (b) node-postgres in plain Node (no Python): the floor for option (a).
 //        (c) greenwasm.pg and (d) psycopg2 under native CPython: the same driver outside Wasm.
 
@@ -24,8 +23,7 @@ import {
   nativeVersions,
   nativeWorkload,
   npmPgConfig,
-  pyodideWorkload,
-  rawPyodideWithSockets,
+  greenwasmWorkloads,
   startDbBench,
   type Contender,
   type NpmPg,
@@ -97,20 +95,23 @@ const METRICS: { key: string; metric: string; unit: string; better: 'lower' | 'h
 
 const bench: Bench = {
   name: 'db-transport',
-  description: 'PostgreSQL from Python in Wasm: greenwasm.pg over sockets vs node-postgres through the FFI (and native references)',
+  description: 'PostgreSQL from Python in greenwasm: greenwasm.pg over sockets vs node-postgres through the FFI (and native references)',
   async run(ctx) {
     const npm = loadNpmPg();
     const env = await startDbBench();
+    const cleanups: (() => Promise<void>)[] = [];
     try {
       const v = nativeVersions();
       const one = (warmup: number) => ({ runs: 1, warmup });
-      const py = await rawPyodideWithSockets(env.pg);
+      const wasm = await greenwasmWorkloads(env.pg, { allowJs: true });
+      cleanups.push(() => wasm.close());
       const contenders: Contender[] = [
-        { name: 'ours', sample: (w) => pyodideWorkload(py, { kind: 'dbapi', driver: 'greenwasm.pg', ...one(w) }) },
+        { name: 'ours', sample: (w) => wasm.run({ kind: 'dbapi', driver: 'greenwasm.pg', ...one(w) }) },
       ];
       const peers: { peer: string; name: string; note?: string }[] = [];
       if (npm) {
-        py.registerJsModule('gwbench_pg', {
+        // What `from js import gwbench_pg` sees inside the runtime (allowJs).
+        (globalThis as Record<string, unknown>)['gwbench_pg'] = {
           connect: async () => {
             const c = new npm.Client(npmPgConfig(env.pg));
             await c.connect();
@@ -118,14 +119,17 @@ const bench: Bench = {
           },
           query: async (c: { query: (q: object) => Promise<{ rows: unknown[][] }> }, text: string, values: unknown[]) =>
             (await c.query({ text, values, rowMode: 'array' })).rows,
+        };
+        cleanups.push(async () => {
+          delete (globalThis as Record<string, unknown>)['gwbench_pg'];
         });
         contenders.push(
-          { name: 'ffi', sample: (w) => pyodideWorkload(py, { kind: 'npm_pg', driver: 'pg', ...one(w) }) },
+          { name: 'ffi', sample: (w) => wasm.run({ kind: 'npm_pg', driver: 'pg', ...one(w) }) },
           { name: 'node', sample: (w) => npmPgNode(npm, env.pg, 1, w) },
         );
         peers.push(
           {
-            peer: `node-postgres ${npm.version} from Pyodide (FFI + run_sync)`,
+            peer: `node-postgres ${npm.version} from greenwasm (FFI + greenwasm.run_sync)`,
             name: 'ffi',
             note: 'node-postgres via the FFI: timestamptz cells stay JS Date proxies (no datetime conversion), so that peer does less work than ours',
           },
@@ -147,7 +151,7 @@ const bench: Bench = {
       for (const m of METRICS) {
         for (const p of peers) {
           rows.push({
-            metric: `${m.metric} [greenwasm.pg in Pyodide+NodeSockFS]`,
+            metric: `${m.metric} [greenwasm.pg in greenwasm]`,
             unit: m.unit,
             better: m.better,
             ours: ours[m.key]!,
@@ -159,6 +163,7 @@ const bench: Bench = {
       }
       return rows;
     } finally {
+      for (const c of cleanups.reverse()) await c();
       await env.close();
     }
   },

@@ -7,17 +7,17 @@
 //   single-query latency    µs per select(Item).where(Item.id == k).scalar_one() (500 per sample)
 //
 // Peers run Debian's python3-sqlalchemy (with its C extensions) + python3-psycopg2 / python3-asyncpg
-// on /usr/bin/python3. Rows of "ours" today:
-//   [Pyodide+NodeSockFS]  greenwasm.pg (sync dialect) in Pyodide 314 with Pyodide's Node sockets and
-//                         the pure-Python SQLAlchemy of .cache/site-packages: the Wasm stand-in.
-//   [native CPython]      greenwasm.pg's dialects on the peers' own interpreter and SQLAlchemy: the
-//                         driver's cost without Wasm.
+// on /usr/bin/python3. Rows of "ours":
+//   [greenwasm]        greenwasm.pg's dialects in a greenwasm runtime with sockets (allowNet
+//                      127.0.0.1) and the pure-Python SQLAlchemy of .cache/site-packages.
+//   [native CPython]   greenwasm.pg's dialects on the peers' own interpreter and SQLAlchemy: the
+//                      driver's cost without Wasm.
+// One more row compares [greenwasm] with native CPython running the very same pure-Python
+// SQLAlchemy copy and greenwasm.pg: the cost of Wasm alone.
 // Target (issue 5): greenwasm rows ≥ 0.8× native.
 
-import { join } from 'node:path';
 import type { Bench, Row } from './lib.ts';
-import { ROOT } from './lib.ts';
-import { interleave, nativeVersions, nativeWorkload, pyodideWorkload, rawPyodideWithSockets, startDbBench, type Contender } from './db/common.ts';
+import { greenwasmWorkloads, interleave, nativeVersions, nativeWorkload, startDbBench, type Contender } from './db/common.ts';
 
 const METRICS: { key: string; metric: string; unit: string; better: 'lower' | 'higher' }[] = [
   { key: 'insert_rows_per_s', metric: 'ORM insert (add_all 1000 + commit)', unit: 'rows/s', better: 'higher' },
@@ -32,6 +32,7 @@ const bench: Bench = {
     const v = nativeVersions();
     if (!v['psycopg2'] || !v['sqlalchemy']) throw new Error('native psycopg2/SQLAlchemy missing: run `npm run setup`');
     const env = await startDbBench();
+    const cleanups: (() => Promise<void>)[] = [];
     const one = (warmup: number) => ({ runs: 1, warmup });
     const rows: Row[] = [];
     const add = (label: string, ours: Record<string, number>, peer: string, theirs: Record<string, number>, note?: string) => {
@@ -44,6 +45,7 @@ const bench: Bench = {
       const contenders: Contender[] = [
         { name: 'psycopg2', sample: (w) => nativeWorkload(env, { kind: 'orm', driver: 'psycopg2', ...one(w) }) },
         { name: 'native', sample: (w) => nativeWorkload(env, { kind: 'orm', driver: 'greenwasm', ...one(w) }) },
+        { name: 'native_pure', sample: (w) => nativeWorkload(env, { kind: 'orm', driver: 'greenwasm', ...one(w) }, { pureSqlalchemy: true }) },
       ];
       if (v['asyncpg']) {
         contenders.push(
@@ -54,29 +56,31 @@ const bench: Bench = {
         ctx.log('asyncpg not installed: async rows skipped (`npm run setup`)');
       }
 
-      // ---- greenwasm rows: TODO(lead, once sockets/allowNet are on main) ----------------------
-      // Replace the raw-Pyodide stand-in below with a greenwasm runtime:
-      //   createRuntime({ allowNet: ..., paths: [.cache/site-packages, bench/db], env: env.pg.env })
-      // running `workload.run_async({"kind": "orm", "driver": "greenwasm", ...})`, and add an async
-      // contender the same way with {"kind": "orm_async", "driver": "greenwasm_async"} compared with
-      // 'asyncpg' (it needs greenwasm's greenlet, which raw Pyodide lacks).
-      const py = await rawPyodideWithSockets(env.pg, join(ROOT, '.cache', 'site-packages'));
-      contenders.push({ name: 'wasm', sample: (w) => pyodideWorkload(py, { kind: 'orm', driver: 'greenwasm', ...one(w) }) });
-      // ---- end of greenwasm rows ------------------------------------------------------------
+      const wasm = await greenwasmWorkloads(env.pg);
+      cleanups.push(() => wasm.close());
+      contenders.push({ name: 'wasm', sample: (w) => wasm.run({ kind: 'orm', driver: 'greenwasm', ...one(w) }) });
+      if (v['asyncpg']) {
+        contenders.push({ name: 'wasm_async', sample: (w) => wasm.run({ kind: 'orm_async', driver: 'greenwasm_async', ...one(w) }) });
+      }
 
       ctx.log(`interleaved samples of: ${contenders.map((c) => c.name).join(', ')}`);
       const r = await interleave(contenders, ctx.runs, ctx.warmup, ctx.log);
       const sync = `${base} + psycopg2 ${v['psycopg2']}`;
-      add(' [greenwasm.pg in Pyodide+NodeSockFS]', r.get('wasm')!, sync, r.get('psycopg2')!,
-        'ours: raw Pyodide 314 + useNodeSockFS (stand-in until greenwasm has sockets), pure-Python SQLAlchemy; peer: SQLAlchemy with C extensions');
+      const wasmNote = 'ours: greenwasm runtime, pure-Python SQLAlchemy 1.4; peer: SQLAlchemy with C extensions';
+      add(' [greenwasm]', r.get('wasm')!, sync, r.get('psycopg2')!, wasmNote);
+      add(' [greenwasm, same pure-Python SQLAlchemy as the peer]', r.get('wasm')!,
+        `CPython ${v['python']} + pure-Python SQLAlchemy 1.4.46 (.cache/site-packages) + greenwasm.pg`, r.get('native_pure')!,
+        'the Wasm factor alone: same SQLAlchemy files, same driver, native CPython vs greenwasm');
       add(' [greenwasm.pg on native CPython]', r.get('native')!, sync, r.get('psycopg2')!,
         'ours: the same interpreter and SQLAlchemy as the peer; only the driver differs');
       if (r.has('asyncpg')) {
+        add(' [asyncio, greenwasm]', r.get('wasm_async')!, `${base} asyncio + asyncpg ${v['asyncpg']}`, r.get('asyncpg')!, wasmNote);
         add(' [asyncio, greenwasm.pg on native CPython]', r.get('native_async')!, `${base} asyncio + asyncpg ${v['asyncpg']}`, r.get('asyncpg')!,
           'ours natively blocks the event loop per call (fine for one session); inside greenwasm calls suspend only their own stack');
       }
       return rows;
     } finally {
+      for (const c of cleanups) await c();
       await env.close();
     }
   },

@@ -1,12 +1,13 @@
-// Shared by bench/db.bench.ts and bench/db-transport.bench.ts: the throwaway server, the native
-// workload runner (bench/db/workload.py under /usr/bin/python3) and a raw Pyodide with Node sockets.
+// Shared by bench/db.bench.ts and bench/db-transport.bench.ts: the throwaway server and the runners
+// of bench/db/workload.py: native /usr/bin/python3 and a greenwasm runtime with sockets.
 
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres, type PostgresServer } from '../../tests/support/postgres.ts';
-import { NATIVE_PYTHON, PYODIDE_URL, ROOT, median, sh } from '../lib.ts';
+import { createRuntime, type Runtime } from '../../src/python/index.ts';
+import { NATIVE_PYTHON, ROOT, median, sh } from '../lib.ts';
 
 export const WORKLOAD_DIR = join(ROOT, 'bench', 'db');
 export const PY_SOURCES = join(ROOT, 'src', 'python', 'py');
@@ -45,9 +46,12 @@ export async function startDbBench(): Promise<DbBenchEnv> {
  * bench/db/workload.py under native CPython with Debian's SQLAlchemy (C extensions) and drivers;
  * greenwasm.pg from this checkout.
  */
-export function nativeWorkload(env: DbBenchEnv, spec: WorkloadSpec): Samples {
+export function nativeWorkload(env: DbBenchEnv, spec: WorkloadSpec, opts: { pureSqlalchemy?: boolean } = {}): Samples {
+  // pureSqlalchemy: the same pure-Python SQLAlchemy copy greenwasm runs (.cache/site-packages has
+  // no C extensions), to tell the cost of Wasm from the cost of SQLAlchemy's C extensions.
+  const path = opts.pureSqlalchemy ? `${env.pkgDir}:${join(ROOT, '.cache', 'site-packages')}` : env.pkgDir;
   const out = sh(NATIVE_PYTHON, [join(WORKLOAD_DIR, 'workload.py'), JSON.stringify(spec)], {
-    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], LANG: 'C.UTF-8', PYTHONPATH: env.pkgDir, PYTHONDONTWRITEBYTECODE: '1', ...env.pg.env },
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], LANG: 'C.UTF-8', PYTHONPATH: path, PYTHONDONTWRITEBYTECODE: '1', ...env.pg.env },
   });
   const lines = out.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!) as Samples;
@@ -96,41 +100,39 @@ export function npmPgConfig(pg: PostgresServer): Record<string, unknown> {
   return { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database, ssl: false };
 }
 
-interface RawPyodide {
-  runPythonAsync(code: string): Promise<unknown>;
-  registerJsModule(name: string, module: object): void;
-  mountNodeFS(guest: string, host: string): void;
+/** A greenwasm runtime with sockets to 127.0.0.1 that runs workload.py specs. */
+export interface WorkloadRuntime {
+  runtime: Runtime;
+  run(spec: WorkloadSpec): Promise<Samples>;
+  close(): Promise<void>;
 }
 
-/**
- * Plain Pyodide 314 with its experimental Node socket layer (`useNodeSockFS`), the layer
- * greenwasm's `allowNet` builds on: a stand-in for greenwasm until sockets are merged there.
- * Python entered through runPythonAsync, so blocking socket calls suspend through JSPI.
- */
-export async function rawPyodideWithSockets(pg: PostgresServer, sitePackages?: string): Promise<RawPyodide> {
-  const { loadPyodide } = (await import(PYODIDE_URL)) as {
-    loadPyodide(opts: { env: Record<string, string> }): Promise<RawPyodide & { useNodeSockFS(): Promise<void> }>;
+export async function greenwasmWorkloads(pg: PostgresServer, opts: { allowJs?: boolean } = {}): Promise<WorkloadRuntime> {
+  let text = '';
+  const sink = (b: Uint8Array) => {
+    text += Buffer.from(b).toString('utf8');
   };
-  const py = await loadPyodide({ env: { HOME: '/home/pyodide', ...pg.env } });
-  await py.useNodeSockFS();
-  py.mountNodeFS('/opt/gwbench/py', PY_SOURCES);
-  py.mountNodeFS('/opt/gwbench/db', WORKLOAD_DIR);
-  const paths = ['/opt/gwbench/py', '/opt/gwbench/db'];
-  if (sitePackages) {
-    py.mountNodeFS('/opt/gwbench/site', sitePackages);
-    paths.push('/opt/gwbench/site');
-  }
-  await py.runPythonAsync(`import sys; sys.path[:0] = ${JSON.stringify(paths)}`);
-  return py;
-}
-
-/** Run a workload spec inside raw Pyodide; the result comes back as JSON text. */
-export async function pyodideWorkload(py: RawPyodide, spec: WorkloadSpec): Promise<Samples> {
-  const text = await py.runPythonAsync(`
-import json, workload
-json.dumps(await workload.run_async(json.loads(${JSON.stringify(JSON.stringify(spec))})))
-`);
-  return JSON.parse(String(text)) as Samples;
+  const runtime = await createRuntime({
+    paths: [join(ROOT, '.cache', 'site-packages'), WORKLOAD_DIR],
+    env: pg.env,
+    allowNet: ['127.0.0.1:*'],
+    allowJs: opts.allowJs ?? false,
+    stdout: sink,
+    stderr: sink,
+  });
+  return {
+    runtime,
+    async run(spec) {
+      text = '';
+      const code = await runtime.runCode(
+        `import json, workload\nprint("RESULT " + json.dumps(workload.run(json.loads(${JSON.stringify(JSON.stringify(spec))}))))`,
+      );
+      const line = text.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code !== 0 || !line) throw new Error(`workload ${JSON.stringify(spec)} exited ${code}:\n${text}`);
+      return JSON.parse(line.slice('RESULT '.length)) as Samples;
+    },
+    close: () => runtime.close(),
+  };
 }
 
 /** One measured party; `sample(warmup)` runs the workload once (runs=1) after `warmup` discarded runs. */

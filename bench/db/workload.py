@@ -2,14 +2,14 @@
 
     python3 workload.py '<json spec>'    prints one line: {"metric": [samples...], ...}
 
-The same functions run under native CPython and inside Pyodide/greenwasm
-(call run(spec) there). The server comes from PGHOST, PGPORT, PGUSER,
+The same functions run under native CPython and inside greenwasm (call
+run(spec) there). The server comes from PGHOST, PGPORT, PGUSER,
 PGPASSWORD, PGDATABASE. Timing is perf_counter inside Python, so process and
 interpreter start-up are excluded; every metric gets `warmup` unrecorded and
 `runs` recorded samples.
 
 spec fields:
-  kind     "dbapi" | "orm" | "orm_async" | "npm_pg" (inside Pyodide only)
+  kind     "dbapi" | "orm" | "orm_async" | "npm_pg" (inside greenwasm with allowJs only)
   driver   dbapi: an importable DB-API module ("greenwasm.pg", "psycopg2")
            orm/orm_async: the SQLAlchemy driver name ("greenwasm", "psycopg2",
            "greenwasm_async", "asyncpg")
@@ -107,13 +107,22 @@ def dbapi(driver, runs, warmup):
 
 
 def npm_pg(runs, warmup):
-    """The DB-API workload done through node-postgres from inside Pyodide: every query is a
-    JS call returning a Promise, waited for with run_sync; rows come back with to_py().
+    """The DB-API workload done through node-postgres from inside Wasm: every query is a JS
+    call returning a Promise, waited for with run_sync (greenwasm's, else Pyodide's); rows
+    come back with to_py().
     Needs the JS module `gwbench_pg` = {connect(): Promise<client>, query(client, text, values)}."""
     import datetime
 
-    import gwbench_pg
-    from pyodide.ffi import run_sync, to_js
+    from pyodide.ffi import to_js
+
+    try:
+        from greenwasm import run_sync
+    except ImportError:
+        from pyodide.ffi import run_sync
+    try:
+        import gwbench_pg  # registered with pyodide.registerJsModule
+    except ImportError:
+        from js import gwbench_pg  # a global of the host (greenwasm with allowJs)
 
     def connect_ms():
         t0 = time.perf_counter()
@@ -280,8 +289,7 @@ async def orm_async(driver, runs, warmup):
 
 
 def run(spec):
-    """Run one spec (dict); returns the {metric: [samples]} dict. Async kinds need a running loop
-    only inside Pyodide (use run_async there)."""
+    """Run one spec (dict); returns the {metric: [samples]} dict."""
     if "greenwasm" in spec["driver"]:
         import greenwasm.pg  # noqa: F401  (registers the dialects)
     if spec["kind"] == "dbapi":
@@ -293,14 +301,6 @@ def run(spec):
     import asyncio
 
     return asyncio.run(orm_async(spec["driver"], spec["runs"], spec["warmup"]))
-
-
-async def run_async(spec):
-    if "greenwasm" in spec["driver"]:
-        import greenwasm.pg  # noqa: F401
-    if spec["kind"] == "orm_async":
-        return await orm_async(spec["driver"], spec["runs"], spec["warmup"])
-    return run(spec)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
 /**
  * greenwasm.pg (src/python/py/greenwasm/pg) under native CPython (Debian's
  * /usr/bin/python3) against a throwaway PostgreSQL: the Python test scripts
- * in tests/python/pg/, which are written to run unchanged inside greenwasm
- * once sockets are available there.
+ * in tests/python/pg/; pg-wasm.test.ts runs the same scripts inside greenwasm.
  *
  * SQLAlchemy is the Debian 1.4 copy in .cache/site-packages (pure Python);
  * greenlet for the asyncio scripts is Debian's python3-greenlet. Only the

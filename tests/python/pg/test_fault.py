@@ -1,8 +1,8 @@
 """The server restarts mid-test: in-flight work fails promptly with OperationalError,
 nothing hangs, SQLAlchemy's pool recovers and later work succeeds.
 
-Protocol with the host (tests/integration/pg-native.test.ts, and the greenwasm
-suite later): the script prints 'FAULT-READY <n>' and then starts a long
+Protocol with the host (tests/integration/pg-native.test.ts natively, and
+pg-wasm.test.ts through the runtime's stdin): the script prints 'FAULT-READY <n>' and then starts a long
 query; the host waits until that query is running, restarts the server
 (pg_ctl restart -m fast) and writes one line to the script's stdin once the
 server accepts connections again. The script runs the sync phase, then the

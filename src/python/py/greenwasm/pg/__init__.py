@@ -48,8 +48,8 @@ def connect(dsn=None, **kwargs):
     libpq keyword string (``"host=... dbname=..."``). Keywords (override the dsn):
     host (a directory path means a Unix socket; Default: PGHOST or "localhost"),
     port (Default: 5432), user, password, dbname/database (Default: the user name),
-    sslmode (disable/allow/prefer/require/verify-ca/verify-full; Default: "prefer",
-    which is plain text inside greenwasm, where ssl is a stub), sslrootcert, sslcert,
+    sslmode (disable/allow/prefer/require/verify-ca/verify-full; Default: "prefer";
+    inside greenwasm TLS runs in Node's TLS, in plain Pyodide there is none), sslrootcert, sslcert,
     sslkey, ssl_context (an ssl.SSLContext; implies TLS), connect_timeout (seconds for
     the whole connection setup; Default: no limit), timeout (socket timeout in seconds
     for every later operation; Default: none), application_name, options,

@@ -25,26 +25,14 @@ def md5_password(user, password, salt):
 def _pbkdf2_sha256(password, salt, iterations):
     if hasattr(hashlib, "pbkdf2_hmac"):
         return hashlib.pbkdf2_hmac("sha256", password, salt, iterations)
-    # Pyodide's hashlib has no OpenSSL, hence no pbkdf2_hmac: one block of
-    # PBKDF2-HMAC-SHA256 (dkLen = 32), with the keyed inner/outer states
-    # computed once and copied per iteration.
-    if len(password) > 64:
-        password = hashlib.sha256(password).digest()
-    key = password.ljust(64, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-
-    def prf(msg):
-        i = inner.copy()
-        i.update(msg)
-        o = outer.copy()
-        o.update(i.digest())
-        return o.digest()
-
-    u = prf(salt + b"\0\0\0\1")
+    # Pyodide's hashlib has no OpenSSL, hence no pbkdf2_hmac: one block of PBKDF2-HMAC-SHA256
+    # (dkLen = 32) on hmac.digest, one C call per iteration (CPython >= 3.14's builtin HACL*
+    # HMAC; about 2x faster than copying keyed hash states).
+    digest = hmac.digest
+    u = digest(password, salt + b"\0\0\0\1", "sha256")
     acc = int.from_bytes(u, "big")
     for _ in range(iterations - 1):
-        u = prf(u)
+        u = digest(password, u, "sha256")
         acc ^= int.from_bytes(u, "big")
     return acc.to_bytes(32, "big")
 

@@ -349,6 +349,7 @@ class Connection:
 
     def _pump(self, ex, flush):
         read = self._stream.read
+        take_rows = self._stream.take_data_rows
         execs = ex.execs
         while True:
             if flush:
@@ -361,6 +362,7 @@ class Connection:
             code, payload = read()
             if code == 0x44:  # D
                 ex.rows.append(payload)
+                take_rows(ex.rows)
             elif code == 0x43:  # C: CommandComplete
                 tag = payload[:-1].decode("ascii", "replace")
                 head = execs[0] if execs else _SIMPLE

@@ -138,6 +138,22 @@ class Stream:
         self._pos = end
         return buf[pos], buf[pos + 5:end]
 
+    def take_data_rows(self, out):
+        """Append the payloads of the DataRow messages that come next and are complete in the
+        buffer (the bulk of a result set) without a read() call per row."""
+        buf = self._buf
+        pos = self._pos
+        n = len(buf)
+        unpack = I32.unpack_from
+        append = out.append
+        while pos + 5 <= n and buf[pos] == 0x44:
+            end = pos + 1 + unpack(buf, pos + 1)[0]
+            if end > n:
+                break
+            append(buf[pos + 5:end])
+            pos = end
+        self._pos = pos
+
     def _fill(self, need):
         chunks = [self._buf[self._pos:]]
         have = len(chunks[0])
