@@ -42,24 +42,45 @@ export const REQUIREMENTS: readonly Requirement[] = [
   },
   {
     name: 'native python3',
-    usedBy: 'socket tests (echo and http.server peers) and bench native baselines',
+    usedBy: 'socket tests (echo and http.server peers), tests/integration/pg-native.test.ts (greenwasm.pg under CPython) and bench native baselines',
     scope: 'test',
     present: () => existsSync(NATIVE_PYTHON),
     apt: ['python3'],
   },
   {
     name: 'openssl',
-    usedBy: 'TLS socket tests (a self-signed certificate for the native HTTPS peer)',
+    usedBy: 'TLS socket tests (a self-signed certificate for the native HTTPS peer) and the PostgreSQL TLS test',
     scope: 'test',
     present: () => existsSync('/usr/bin/openssl'),
     apt: ['openssl'],
   },
   {
     name: 'native greenlet',
-    usedBy: 'bench native baselines (greenlet switch cost)',
-    scope: 'bench',
+    usedBy: 'bench native baselines (greenlet switch cost); pg-native asyncio tests (SQLAlchemy asyncio needs it)',
+    scope: 'test',
     present: pyImports('greenlet'),
     apt: ['python3-greenlet'],
+  },
+  {
+    name: 'postgresql',
+    usedBy: 'database tests and bench (tests/support/postgres.ts: initdb + pg_ctl, throwaway server)',
+    scope: 'test',
+    present: () => capture('sh', ['-c', 'ls /usr/lib/postgresql/*/bin/pg_ctl']) !== null,
+    apt: ['postgresql'],
+  },
+  {
+    name: 'native psycopg2 + SQLAlchemy',
+    usedBy: 'bench db native baseline (CPython + SQLAlchemy + psycopg2)',
+    scope: 'bench',
+    present: pyImports('psycopg2, sqlalchemy'),
+    apt: ['python3-psycopg2', 'python3-sqlalchemy'],
+  },
+  {
+    name: 'native asyncpg',
+    usedBy: 'bench db native asyncio baseline (SQLAlchemy asyncio + asyncpg)',
+    scope: 'bench',
+    present: pyImports('asyncpg'),
+    apt: ['python3-asyncpg'],
   },
   {
     name: 'wasm32 clang toolchain',
@@ -82,14 +103,6 @@ export const REQUIREMENTS: readonly Requirement[] = [
     present: () => existsSync('/usr/bin/gcc') && existsSync('/usr/bin/emcc'),
     apt: ['gcc', 'emscripten'],
   },
-  // Planned rows (uncomment when the tests that need them land):
-  // {
-  //   name: 'postgresql',
-  //   usedBy: 'database driver tests',
-  //   scope: 'test',
-  //   present: () => existsSync('/usr/lib/postgresql'),
-  //   apt: ['postgresql'],
-  // },
 ];
 
 /** The requirements in scope that are not met. */
