@@ -6,7 +6,8 @@ Invariants after `setup` returns:
 - sys.stdin reads from the host pull function;
 - time.sleep suspends only its own stack (an interrupt cuts it short with
   KeyboardInterrupt on the main thread);
-- `_thread`/`threading` run green threads (greenwasm._threads);
+- `_thread`/`threading` run green threads (greenwasm._threads), and SQLite's
+  busy waits yield to them (greenwasm._sqlite);
 - unless allow_js, `pyodide_js` is a facade exposing only what Pyodide's own
   Python modules import from it (no Module, no FS, no runPython);
 - socket.socket.connect and ssl's handshake explain refusals (greenwasm._net).
@@ -68,6 +69,9 @@ def setup(config_json, pull):
 
     _threads.install()
     _sync.install_sleep()
+    from greenwasm import _sqlite
+
+    _sqlite.install()
     from greenwasm import _net
 
     _net.install(sys.modules["pyodide_js._api"]._nodeSock)
