@@ -5,3 +5,5 @@ export { GUEST_HOME, GUEST_PATHS_ROOT } from "./options.ts";
 export { PyodideVersionError, RuntimeBootError, RuntimeBusyError, RuntimeClosedError, RuntimeOptionsError } from "./errors.ts";
 export { PYODIDE_VERSION, PYTHON_VERSION } from "./pyodide.ts";
 export { BASIC_ENV, codeGenerationFromStringsAllowed } from "./sandbox.ts";
+export { callThread, GuestCallError, importGuest } from "./calls.ts";
+export type { PyProxy } from "./calls.ts";

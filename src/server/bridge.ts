@@ -1,0 +1,504 @@
+/**
+ * One Python runtime serving one ASGI or WSGI app to node:http requests.
+ *
+ * Crossings per request (the FFI costs microseconds per call): ASGI makes one
+ * sync call into Python (`submit`) and, for a response sent as one body
+ * message, one call back (`respond`); the asyncio work of all requests that
+ * arrive together runs in one promising `pump` (see greenwasm/_loop.py).
+ * WSGI starts one greenlet thread per request (`callThread`) and calls back
+ * the same way. Responses are written by output.ts, bodies read by input.ts.
+ *
+ * Invariants:
+ * - `live` holds every request whose response is not over, in arrival order
+ *   (the timeout sweep stops at the first one that is not overdue).
+ * - Hooks look ids up in `live` and ignore unknown or `done` ones, so output
+ *   from Python for a request that timed out or lost its client is dropped.
+ * - Python is told (`close(id, cancel)`) about every ASGI request that ends
+ *   before its app returned, so a task waiting in `receive()` wakes up.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { callThread, createRuntime, importGuest, type Mount, type PyProxy, type Runtime } from "../python/index.ts";
+import { AppLoadError, LifespanError } from "./errors.ts";
+import { encodeHead, Exchange, record } from "./exchange.ts";
+import { Input } from "./input.ts";
+import { Logger } from "./log.ts";
+import { resolveAppOptions, type AppOptions, type ResolvedAppOptions } from "./options.ts";
+import { Output } from "./output.ts";
+import { Vitals } from "./watchdog.ts";
+
+/** Guest directory where `appDir` is mounted when no mount covers it. */
+export const APP_GUEST_DIR = "/app";
+
+/** A booted app: a node:http request listener plus its lifecycle. */
+export interface AppHandler {
+  /** node:http `request` listener: `http.createServer(app.handle)`. */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The interface the app is served with. */
+  readonly interface: "asgi" | "wsgi";
+  /** Requests whose response has not finished. */
+  readonly inFlight: number;
+  /** Heartbeat and load shared with a watchdog thread. */
+  readonly vitals: Vitals;
+  /** True once a watchdog interrupt landed: the runtime should be replaced. */
+  readonly interrupted: boolean;
+  /** Called once when `interrupted` becomes true. Default: nothing. */
+  onInterrupted: (() => void) | undefined;
+  /**
+   * Stop taking requests (new ones get 503), wait up to `timeout` seconds for
+   * those in flight (then close their connections), run the ASGI lifespan
+   * shutdown and release the runtime. Idempotent.
+   */
+  close(timeout?: number): Promise<void>;
+}
+
+/** How the app is hosted (internal: set by `serve()` and the worker pool). */
+export interface HostingInfo {
+  /** Listening address reported to the app (ASGI `server`, WSGI `SERVER_NAME`/`SERVER_PORT`). */
+  host?: string;
+  port?: number;
+  /** Number of runtimes serving the app (WSGI `wsgi.multiprocess`). */
+  workers?: number;
+  /** Shared vitals (see watchdog.ts) when another thread watches this runtime. */
+  vitals?: Int32Array;
+  /** Prefix of every log message (e.g. `[worker 2] `). */
+  logPrefix?: string;
+}
+
+function guestAppDir(opts: ResolvedAppOptions): { guest: string; mounts: Mount[] } {
+  for (const m of opts.mounts) {
+    const host = m.host.replace(/\/+$/, "");
+    if (opts.appDir === host || opts.appDir.startsWith(host + "/")) {
+      return { guest: m.guest.replace(/\/+$/, "") + opts.appDir.slice(host.length), mounts: opts.mounts };
+    }
+  }
+  return { guest: APP_GUEST_DIR, mounts: [...opts.mounts, { host: opts.appDir, guest: APP_GUEST_DIR, writable: false }] };
+}
+
+/**
+ * Boot a runtime, import the app and run its lifespan startup; the result's
+ * `handle` is a plain node:http request listener. Stuck Python code is only
+ * interrupted if some other thread watches `vitals` (`serve()` does).
+ */
+export async function createAppHandler(options: AppOptions, hosting: HostingInfo = {}): Promise<AppHandler> {
+  const opts = resolveAppOptions(options);
+  const log = new Logger(opts.logLevel, opts.stderr, opts.accessLog ? opts.accessLogSink : undefined);
+  log.prefix = hosting.logPrefix ?? "";
+  const vitals = new Vitals(hosting.vitals);
+  const { guest, mounts } = guestAppDir(opts);
+  const runtime = await createRuntime({
+    paths: opts.paths,
+    mounts,
+    env: opts.env,
+    cwd: opts.cwd ?? guest,
+    allowJs: opts.allowJs,
+    stdout: opts.stdout,
+    stderr: opts.stderr,
+    interruptBuffer: vitals.interruptBuffer,
+  });
+  const bridge = new Bridge(runtime, opts, log, vitals);
+  try {
+    bridge.load(guest, hosting);
+    await bridge.lifespan("startup");
+    bridge.settle();
+  } catch (err) {
+    await bridge.release();
+    throw err;
+  }
+  return bridge;
+}
+
+type Phase = "startup" | "shutdown";
+/** A handle on a Python callable (Pyodide PyProxy): callable synchronously or via `callPromising`. */
+type PyFn = PyProxy & ((...args: unknown[]) => unknown);
+
+/** An attribute of a Python object as an owned handle (attribute proxies are borrowed from their parent). */
+function own(obj: PyProxy, name: string): PyFn {
+  const attr = obj[name] as PyProxy;
+  const copy = attr.copy() as PyFn;
+  attr.destroy();
+  return copy;
+}
+
+class Bridge implements AppHandler {
+  interface: "asgi" | "wsgi" = "asgi";
+  onInterrupted: (() => void) | undefined = undefined;
+  interrupted = false;
+  closing = false;
+  readonly vitals: Vitals;
+  readonly live = new Map<number, Exchange>();
+  readonly log: Logger;
+  readonly #rt: Runtime;
+  readonly #opts: ResolvedAppOptions;
+  readonly #output: Output;
+  readonly #input: Input;
+  #nextId = 0;
+  #closed: Promise<void> | undefined;
+  #idle: (() => void) | undefined;
+  readonly #timeoutMs: number;
+  #tick: NodeJS.Timeout | undefined;
+  // Python handles (owned).
+  #host: PyProxy | undefined;
+  #py: { feed?: PyFn; drained?: PyFn; close?: PyFn; pump?: PyFn; handle?: PyFn; lifespan?: PyProxy; settle?: PyFn } = {};
+  // ASGI requests waiting for the next pump (records joined by "\0", first body bytes).
+  #batchHeads: string[] = [];
+  #batchBodies: string[] = [];
+  // ASGI pump scheduling (see _loop.py).
+  #pumpImmediate: NodeJS.Immediate | undefined;
+  #pumpTimer: NodeJS.Timeout | undefined;
+  // WSGI concurrency.
+  #threads = 0;
+  readonly #queue: Exchange[] = [];
+  #phase: { phase: Phase; resolve: () => void; reject: (e: Error) => void } | undefined;
+
+  constructor(rt: Runtime, opts: ResolvedAppOptions, log: Logger, vitals: Vitals) {
+    this.#rt = rt;
+    this.#opts = opts;
+    this.log = log;
+    this.vitals = vitals;
+    this.#timeoutMs = opts.requestTimeout * 1000;
+    this.#output = new Output(this);
+    this.#input = new Input({
+      maxBodySize: opts.maxBodySize,
+      submit: (ex, body, more) => this.#submit(ex, body, more),
+      feed: (ex, data, more) => this.#feed(ex, data, more),
+      tooLarge: (ex) => {
+        const submitted = ex.submitted;
+        this.#output.failNow(ex, 413);
+        if (submitted) this.#tellClosed(ex.id, true);
+      },
+    });
+  }
+
+  get inFlight(): number {
+    return this.live.size;
+  }
+
+  load(guestDir: string, extra: HostingInfo): void {
+    const config = JSON.stringify({
+      app: this.#opts.app,
+      appDir: guestDir,
+      interface: this.#opts.interface,
+      rootPath: this.#opts.rootPath,
+      lifespan: this.#opts.lifespan,
+      host: extra.host ?? "127.0.0.1",
+      port: extra.port ?? 0,
+      workers: extra.workers ?? 1,
+    });
+    const mod = importGuest(this.#rt, "greenwasm._server");
+    try {
+      this.#host = mod.create(config, this.#hooks()) as PyProxy;
+    } catch (err) {
+      const text = (err instanceof Error ? err.message : String(err)).trimEnd();
+      this.log.error(`Error loading ASGI/WSGI app ${this.#opts.app}:\n${text}`);
+      throw new AppLoadError(this.#opts.app, text.split("\n").pop() ?? text);
+    } finally {
+      mod.destroy();
+    }
+    const host = this.#host!;
+    this.interface = host.interface as "asgi" | "wsgi";
+    const handlers = host.handlers as PyProxy;
+    const server = handlers.get(0) as PyProxy;
+    if (this.interface === "asgi") {
+      this.#py = {
+        feed: own(server, "feed"), drained: own(server, "drained"), close: own(server, "close"),
+        pump: own(host, "pump"), lifespan: handlers.get(1) as PyProxy,
+      };
+    } else {
+      this.#py = { handle: own(server, "handle") };
+    }
+    this.#py.settle = own(host, "settle");
+    server.destroy();
+    handlers.destroy();
+    if (this.#timeoutMs > 0) {
+      this.#tick = setInterval(() => this.#sweep(), Math.max(20, Math.min(1000, this.#timeoutMs / 4)));
+      this.#tick.unref();
+    }
+    this.vitals.beat();
+  }
+
+  /** After startup: move the app's long-lived objects out of the GC's way (see _server.py). */
+  settle(): void {
+    this.#py.settle?.();
+  }
+
+  // ---- hooks called by Python (see greenwasm/_asgi.py, _wsgi.py, _loop.py) ----
+
+  #hooks(): Record<string, unknown> {
+    const out = this.#output;
+    return {
+      respond: (id: number, status: number, headers: string, body: string) => out.respond(id, status, headers, body),
+      start: (id: number, status: number, headers: string) => out.start(id, status, headers),
+      write: (id: number, body: string, more: boolean) => out.write(id, body, more),
+      fail: (id: number, status: number) => out.fail(id, status),
+      abort: (id: number) => out.abort(id),
+      want: (id: number) => this.#want(id),
+      read: (id: number) => this.#read(id),
+      drain: (id: number) => this.#drain(id),
+      log: (level: number, message: string) => this.log.log(level, message),
+      wake: () => this.#wake(),
+      unwake: () => this.#unwake(),
+      timer: (ms: number) => this.#timer(ms),
+      lifespan: (phase: Phase, ok: boolean, message: string) => this.#lifespanDone(phase, ok, message),
+      interrupted: () => this.#markInterrupted(),
+    };
+  }
+
+  #wake(): void {
+    this.#pumpImmediate ??= setImmediate(this.#runPump);
+  }
+
+  #unwake(): void {
+    if (this.#pumpImmediate !== undefined) clearImmediate(this.#pumpImmediate);
+    this.#pumpImmediate = undefined;
+  }
+
+  #timer(ms: number): void {
+    if (this.#pumpTimer !== undefined) clearTimeout(this.#pumpTimer);
+    this.#pumpTimer = ms < 0 ? undefined : setTimeout(this.#runTimerPump, ms);
+  }
+
+  readonly #runTimerPump = (): void => {
+    this.#pumpTimer = undefined;
+    this.#pump();
+  };
+
+  readonly #runPump = (): void => {
+    this.#pumpImmediate = undefined;
+    this.#pump();
+  };
+
+  #pump(): void {
+    const pump = this.#py.pump;
+    if (!pump) return;
+    let heads: string | undefined;
+    let bodies: string | undefined;
+    if (this.#batchHeads.length > 0) {
+      heads = this.#batchHeads.join("\0");
+      bodies = this.#batchBodies.length > 0 ? this.#batchBodies.join("") : undefined;
+      this.#batchHeads = [];
+      this.#batchBodies = [];
+    }
+    (pump.callPromising(heads, bodies) as Promise<unknown>).catch((err: unknown) => {
+      this.log.error(`event loop pump failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
+
+  #markInterrupted(): void {
+    if (this.interrupted) return;
+    this.interrupted = true;
+    this.log.warning("a request was interrupted after exceeding the request timeout; this runtime should be replaced");
+    queueMicrotask(() => this.onInterrupted?.());
+  }
+
+  /** OutputHost: the response of `ex` is over. */
+  finish(ex: Exchange, status: number): void {
+    if (ex.finished) return;
+    ex.finished = true;
+    ex.done = true;
+    ex.status = status;
+    this.live.delete(ex.id);
+    this.log.access(ex.client, ex.req.method ?? "", ex.req.url ?? "", ex.req.httpVersion, status);
+    if (this.live.size === 0) {
+      this.vitals.setBusy(false);
+      this.#idle?.();
+    }
+  }
+
+  /** OutputHost: Python may write again. */
+  onDrained(ex: Exchange): void {
+    if (this.interface === "asgi") {
+      this.#py.drained?.(ex.id);
+    } else {
+      const d = ex.drainer;
+      ex.drainer = undefined;
+      d?.();
+    }
+  }
+
+  #drain(id: number): Promise<void> {
+    const ex = this.live.get(id);
+    if (!ex || !ex.pythonWaits) return Promise.resolve();
+    return new Promise((resolve) => (ex.drainer = resolve));
+  }
+
+  // ---- request bodies (see input.ts) ----
+
+  #want(id: number): void {
+    const ex = this.live.get(id);
+    if (ex) queueMicrotask(() => this.#input.want(ex));
+  }
+
+  #read(id: number): Promise<string | undefined> {
+    const ex = this.live.get(id);
+    if (!ex) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      ex.reader = resolve;
+      queueMicrotask(() => this.#input.want(ex));
+    });
+  }
+
+  #feed(ex: Exchange, data: string, more: boolean): void {
+    if (this.interface === "asgi") {
+      this.#py.feed?.(ex.id, data, more);
+    } else {
+      const r = ex.reader;
+      ex.reader = undefined;
+      r?.(data === "" && !more ? undefined : data);
+    }
+  }
+
+  // ---- requests ----
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const id = ++this.#nextId;
+    const ex = new Exchange(id, req, res, performance.now());
+    const sock = req.socket;
+    const ip = sock.remoteAddress ?? "";
+    const port = String(sock.remotePort ?? "");
+    ex.client = `${ip}:${port}`;
+    if (this.live.size === 0) this.vitals.setBusy(true);
+    this.live.set(id, ex);
+    if (this.closing || !this.#host) {
+      this.#output.failNow(ex, 503);
+      return;
+    }
+    const info = encodeHead(req, ip, port);
+    ex.head = info.head;
+    res.on("close", () => this.#onClose(ex));
+    if (info.contentLength === -2 || info.nul) {
+      this.#output.failNow(ex, 400);
+    } else if (info.contentLength > this.#opts.maxBodySize) {
+      this.#output.failNow(ex, 413);
+    } else if (info.contentLength <= 0 && !info.chunked) {
+      ex.ended = true;
+      this.#submit(ex, undefined, false);
+    } else {
+      this.#input.begin(ex);
+    }
+  };
+
+  #submit(ex: Exchange, body: string | undefined, more: boolean): void {
+    ex.submitted = true;
+    if (this.interface === "asgi") {
+      this.#batchHeads.push(record(ex, body?.length ?? 0, more));
+      if (body) this.#batchBodies.push(body);
+      this.#wake();
+      return;
+    }
+    ex.pendingBody = body;
+    ex.pendingMore = more;
+    if (this.#threads >= this.#opts.wsgiConcurrency) this.#queue.push(ex);
+    else this.#startThread(ex);
+  }
+
+  #startThread(ex: Exchange): void {
+    this.#threads++;
+    const args = [record(ex, ex.pendingBody?.length ?? 0, ex.pendingMore), ex.pendingBody];
+    ex.pendingBody = undefined;
+    callThread(this.#rt, this.#py.handle!, args)
+      .catch(() => this.#output.fail(ex.id, 500))
+      .finally(() => {
+        this.#threads--;
+        let next = this.#queue.shift();
+        while (next && next.done) next = this.#queue.shift();
+        if (next) this.#startThread(next);
+      });
+  }
+
+  #onClose(ex: Exchange): void {
+    if (ex.finished) return;
+    // The connection closed before the response was over.
+    const wasDone = ex.done;
+    this.finish(ex, 499);
+    ex.req.resume();
+    this.onDrained(ex);
+    const r = ex.reader;
+    ex.reader = undefined;
+    r?.(undefined);
+    if (ex.submitted && !wasDone) this.#tellClosed(ex.id, false);
+  }
+
+  #tellClosed(id: number, cancel: boolean): void {
+    if (this.interface !== "asgi") return;
+    try {
+      this.#py.close?.(id, cancel);
+    } catch (err) {
+      this.log.error(`close(${id}) failed: ${(err as Error).message}`);
+    }
+  }
+
+  #sweep(): void {
+    this.vitals.beat();
+    const now = performance.now();
+    for (const ex of this.live.values()) {
+      if (now - ex.start < this.#timeoutMs) break;
+      const notify = ex.submitted && !ex.done;
+      this.#output.failNow(ex, 504);
+      if (notify) this.#tellClosed(ex.id, true);
+    }
+  }
+
+  // ---- lifespan and shutdown ----
+
+  lifespan(phase: Phase): Promise<void> {
+    const ls = this.#py.lifespan;
+    if (!ls) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#phase = { phase, resolve, reject };
+      try {
+        (phase === "startup" ? ls.startup : ls.shutdown)();
+      } catch (err) {
+        this.#phase = undefined;
+        reject(new LifespanError(phase, (err as Error).message));
+      }
+    });
+  }
+
+  #lifespanDone(phase: Phase, ok: boolean, message: string): void {
+    const p = this.#phase;
+    if (!p || p.phase !== phase) return;
+    this.#phase = undefined;
+    if (ok) p.resolve();
+    else p.reject(new LifespanError(phase, message));
+  }
+
+  close(timeout = 30): Promise<void> {
+    this.#closed ??= this.#shutdown(timeout);
+    return this.#closed;
+  }
+
+  async #shutdown(timeout: number): Promise<void> {
+    this.closing = true;
+    for (const ex of this.#queue.splice(0)) this.#output.failNow(ex, 503);
+    if (this.live.size > 0) {
+      const idle = new Promise<void>((resolve) => (this.#idle = resolve));
+      const timer = setTimeout(() => {
+        for (const ex of [...this.live.values()]) {
+          const notify = ex.submitted && !ex.done;
+          this.#output.abortNow(ex);
+          if (notify) this.#tellClosed(ex.id, true);
+        }
+      }, timeout * 1000);
+      await idle;
+      clearTimeout(timer);
+    }
+    try {
+      if (!this.interrupted) await this.lifespan("shutdown");
+    } catch (err) {
+      this.log.error((err as Error).message);
+    }
+    await this.release();
+  }
+
+  async release(): Promise<void> {
+    if (this.#tick) clearInterval(this.#tick);
+    this.#unwake();
+    this.#timer(-1);
+    this.log.flush();
+    for (const p of Object.values(this.#py)) p?.destroy();
+    this.#py = {};
+    this.#host?.destroy();
+    this.#host = undefined;
+    await this.#rt.close();
+  }
+}
