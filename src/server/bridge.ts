@@ -35,6 +35,8 @@ export interface AppHandler {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** The interface the app is served with. */
   readonly interface: "asgi" | "wsgi";
+  /** The Python runtime serving the app (closed by `close()`). */
+  readonly runtime: Runtime;
   /** Requests whose response has not finished. */
   readonly inFlight: number;
   /** Heartbeat and load shared with a watchdog thread. */
@@ -171,6 +173,10 @@ class Bridge implements AppHandler {
 
   get inFlight(): number {
     return this.live.size;
+  }
+
+  get runtime(): Runtime {
+    return this.#rt;
   }
 
   load(guestDir: string, extra: HostingInfo): void {
