@@ -39,6 +39,11 @@ export function request(url: string, opts: RequestOptions = {}): Promise<Reply> 
     const given = opts.headers ?? [];
     // With raw header arrays Node adds no defaults; HTTP/1.1 servers require Host.
     if (!given.some(([k]) => k.toLowerCase() === "host")) flat.push("Host", new URL(url).host);
+    // A whole body goes with Content-Length (as most clients send it); chunks go chunked.
+    const whole = opts.body !== undefined && !Array.isArray(opts.body);
+    if (whole && !given.some(([k]) => /^(content-length|transfer-encoding)$/i.test(k))) {
+      flat.push("Content-Length", String(Buffer.byteLength(opts.body as string | Buffer)));
+    }
     for (const [k, v] of given) flat.push(k, v);
     const req = httpRequest(url, { method: opts.method ?? "GET", headers: flat, agent: false, timeout: opts.timeoutMs ?? 30_000 });
     req.on("timeout", () => req.destroy(new Error(`request to ${url} timed out`)));
