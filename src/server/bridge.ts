@@ -46,6 +46,13 @@ export interface AppHandler {
   /** Called once when `interrupted` becomes true. Default: nothing. */
   onInterrupted: (() => void) | undefined;
   /**
+   * Set once the interpreter failed fatally (e.g. `os.abort()`, wasm out of
+   * memory): requests in flight were answered 500, new ones get 503.
+   */
+  readonly fatal: Error | undefined;
+  /** Called once when `fatal` is set. Default: nothing. */
+  onFatal: ((err: Error) => void) | undefined;
+  /**
    * Stop taking requests (new ones get 503), wait up to `timeout` seconds for
    * those in flight (then close their connections), run the ASGI lifespan
    * shutdown and release the runtime. Idempotent.
@@ -124,7 +131,9 @@ function own(obj: PyProxy, name: string): PyFn {
 class Bridge implements AppHandler {
   interface: "asgi" | "wsgi" = "asgi";
   onInterrupted: (() => void) | undefined = undefined;
+  onFatal: ((err: Error) => void) | undefined = undefined;
   interrupted = false;
+  fatal: Error | undefined = undefined;
   closing = false;
   readonly vitals: Vitals;
   readonly live = new Map<number, Exchange>();
@@ -284,16 +293,38 @@ class Bridge implements AppHandler {
       this.#batchHeads = [];
       this.#batchBodies = [];
     }
-    (pump.callPromising(heads, bodies) as Promise<unknown>).catch((err: unknown) => {
-      this.log.error(`event loop pump failed: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    (pump.callPromising(heads, bodies) as Promise<unknown>).catch((err: unknown) => this.#guestFailed("event loop pump", err));
+  }
+
+  /** A call into Python failed outside the app's own error handling. */
+  #guestFailed(what: string, err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if ((e as { pyodide_fatal_error?: boolean }).pyodide_fatal_error || this.fatal) {
+      this.#setFatal(e);
+      return;
+    }
+    this.log.error(`${what} failed: ${e.message}`);
+  }
+
+  #setFatal(err: Error): void {
+    if (this.fatal) return;
+    this.fatal = err;
+    this.closing = true;
+    this.log.log(50, `the Python runtime failed fatally and cannot serve any more requests: ${err.message.split("\n")[0]}`);
+    for (const ex of [...this.live.values()]) this.#output.failNow(ex, 500);
+    this.#batchHeads = [];
+    this.#batchBodies = [];
+    this.#queue.length = 0;
+    queueMicrotask(() => this.onFatal?.(err));
   }
 
   #markInterrupted(): void {
     if (this.interrupted) return;
     this.interrupted = true;
-    this.log.warning("a request was interrupted after exceeding the request timeout; this runtime should be replaced");
-    queueMicrotask(() => this.onInterrupted?.());
+    queueMicrotask(() => {
+      if (this.onInterrupted) this.onInterrupted();
+      else this.log.warning("Python code stuck past the request timeout was interrupted (KeyboardInterrupt); the runtime keeps serving");
+    });
   }
 
   /** OutputHost: the response of `ex` is over. */
@@ -313,7 +344,11 @@ class Bridge implements AppHandler {
   /** OutputHost: Python may write again. */
   onDrained(ex: Exchange): void {
     if (this.interface === "asgi") {
-      this.#py.drained?.(ex.id);
+      try {
+        this.#py.drained?.(ex.id);
+      } catch (err) {
+        this.#guestFailed("drained()", err);
+      }
     } else {
       const d = ex.drainer;
       ex.drainer = undefined;
@@ -345,7 +380,11 @@ class Bridge implements AppHandler {
 
   #feed(ex: Exchange, data: string, more: boolean): void {
     if (this.interface === "asgi") {
-      this.#py.feed?.(ex.id, data, more);
+      try {
+        this.#py.feed?.(ex.id, data, more);
+      } catch (err) {
+        this.#guestFailed("feed()", err);
+      }
     } else {
       const r = ex.reader;
       ex.reader = undefined;
@@ -402,7 +441,10 @@ class Bridge implements AppHandler {
     const args = [record(ex, ex.pendingBody?.length ?? 0, ex.pendingMore), ex.pendingBody];
     ex.pendingBody = undefined;
     callThread(this.#rt, this.#py.handle!, args)
-      .catch(() => this.#output.fail(ex.id, 500))
+      .catch((err: unknown) => {
+        this.#output.fail(ex.id, 500);
+        this.#guestFailed("a WSGI thread", err);
+      })
       .finally(() => {
         this.#threads--;
         let next = this.#queue.shift();
@@ -429,7 +471,7 @@ class Bridge implements AppHandler {
     try {
       this.#py.close?.(id, cancel);
     } catch (err) {
-      this.log.error(`close(${id}) failed: ${(err as Error).message}`);
+      this.#guestFailed("close()", err);
     }
   }
 

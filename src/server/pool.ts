@@ -131,7 +131,7 @@ export async function startPool(opts: ResolvedServeOptions, progress: (m: string
           respawn();
         },
       );
-    }, delay).unref();
+    }, delay);
   };
 
   /** Start a replacement, then drain and close the old worker. */

@@ -33,6 +33,9 @@ export type WorkerMessage =
 
 export type PrimaryMessage = { type: "close"; timeout: number };
 
+/** Pause between a `close` message and closing the listening socket. */
+const SETTLE_MS = 100;
+
 const port = parentPort!;
 const init = workerData as PoolWorkerInit;
 const post = (m: WorkerMessage): void => port.postMessage(m);
@@ -60,10 +63,19 @@ async function main(): Promise<void> {
     return;
   }
   app.onInterrupted = () => post({ type: "interrupted" });
+  // A dead interpreter cannot be reused: leave, the primary starts a replacement.
+  app.onFatal = () => {
+    server.close();
+    setTimeout(() => process.exit(70), 100);
+  };
   post({ type: "ready", interface: app.interface });
   port.on("message", (m: PrimaryMessage) => {
     if (m.type !== "close") return;
     void (async () => {
+      // Connections accepted while this thread was busy (e.g. stuck in Python)
+      // may still hold an unparsed request; closing now would reset them as
+      // idle. Let the event loop read them first.
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
       const stopped = stopListening(server);
       await app.close(m.timeout);
       server.closeAllConnections();

@@ -98,6 +98,8 @@ async def app(scope, receive, send):
     elif path == "/cl-mismatch":
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"10")]})
         await send({"type": "http.response.body", "body": b"short"})
+    elif path == "/abort":
+        os.abort()
     elif path == "/loop":
         while True:
             pass
