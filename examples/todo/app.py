@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import Boolean, Column, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import declarative_base, sessionmaker
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -44,7 +45,10 @@ class Todo(Base):
         return {"id": self.id, "title": self.title, "done": self.done}
 
 
-engine = create_async_engine(DATABASE_URL)
+# SQLite takes one writer at a time. With several connections, one waiting for the
+# write lock sleeps in SQLite's busy handler, a C-level sleep that (in greenwasm
+# today) holds up the whole runtime; one pooled connection queues sessions in asyncio instead.
+engine = create_async_engine(DATABASE_URL, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0) if DATABASE_URL.startswith("sqlite") else create_async_engine(DATABASE_URL)
 Session = sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 PAGE = (Path(__file__).parent / "index.html").read_text(encoding="utf-8")
 

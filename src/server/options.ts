@@ -50,7 +50,7 @@ export interface AppOptions {
   requestTimeout?: number;
   /**
    * Most WSGI requests handled at once (each on its own Python stack, about
-   * 1 MiB of wasm memory); more wait in a queue. Default: `256`.
+   * 1 MiB of wasm memory); more wait in a queue. Default: `64`.
    */
   wsgiConcurrency?: number;
   /** Host directories of importable packages, read-only on `sys.path` (see RuntimeOptions). Default: `[]`. */
@@ -149,7 +149,7 @@ export function resolveAppOptions(o: AppOptions): ResolvedAppOptions {
     accessLog: o.accessLog ?? true,
     maxBodySize: number("maxBodySize", o.maxBodySize, 10 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     requestTimeout: number("requestTimeout", o.requestTimeout, 60, 0, 2 ** 31 / 1000, false),
-    wsgiConcurrency: number("wsgiConcurrency", o.wsgiConcurrency, 256, 1, 65536),
+    wsgiConcurrency: number("wsgiConcurrency", o.wsgiConcurrency, 64, 1, 65536),
     paths: o.paths ?? [],
     mounts: o.mounts ?? [],
     env: o.env ?? {},
