@@ -17,104 +17,16 @@
  *   before its app returned, so a task waiting in `receive()` wakes up.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { callThread, createRuntime, importGuest, type Mount, type PyProxy, type Runtime } from "../python/index.ts";
+import { callThread, importGuest, type PyProxy, type Runtime } from "../python/index.ts";
+import type { AppHandler, HostingInfo } from "./app.ts";
 import { AppLoadError, LifespanError } from "./errors.ts";
 import { encodeHead, Exchange, record } from "./exchange.ts";
 import { Input } from "./input.ts";
 import { Logger } from "./log.ts";
-import { resolveAppOptions, type AppOptions, type ResolvedAppOptions } from "./options.ts";
+import type { ResolvedAppOptions } from "./options.ts";
 import { Output } from "./output.ts";
-import { Vitals } from "./watchdog.ts";
-
-/** Guest directory where `appDir` is mounted when no mount covers it. */
-export const APP_GUEST_DIR = "/app";
-
-/** A booted app: a node:http request listener plus its lifecycle. */
-export interface AppHandler {
-  /** node:http `request` listener: `http.createServer(app.handle)`. */
-  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
-  /** The interface the app is served with. */
-  readonly interface: "asgi" | "wsgi";
-  /** The Python runtime serving the app (closed by `close()`). */
-  readonly runtime: Runtime;
-  /** Requests whose response has not finished. */
-  readonly inFlight: number;
-  /** Heartbeat and load shared with a watchdog thread. */
-  readonly vitals: Vitals;
-  /** True once a watchdog interrupt landed: the runtime should be replaced. */
-  readonly interrupted: boolean;
-  /** Called once when `interrupted` becomes true. Default: nothing. */
-  onInterrupted: (() => void) | undefined;
-  /**
-   * Set once the interpreter failed fatally (e.g. `os.abort()`, wasm out of
-   * memory): requests in flight were answered 500, new ones get 503.
-   */
-  readonly fatal: Error | undefined;
-  /** Called once when `fatal` is set. Default: nothing. */
-  onFatal: ((err: Error) => void) | undefined;
-  /**
-   * Stop taking requests (new ones get 503), wait up to `timeout` seconds for
-   * those in flight (then close their connections), run the ASGI lifespan
-   * shutdown and release the runtime. Idempotent.
-   */
-  close(timeout?: number): Promise<void>;
-}
-
-/** How the app is hosted (internal: set by `serve()` and the worker pool). */
-export interface HostingInfo {
-  /** Listening address reported to the app (ASGI `server`, WSGI `SERVER_NAME`/`SERVER_PORT`). */
-  host?: string;
-  port?: number;
-  /** Number of runtimes serving the app (WSGI `wsgi.multiprocess`). */
-  workers?: number;
-  /** Shared vitals (see watchdog.ts) when another thread watches this runtime. */
-  vitals?: Int32Array;
-  /** Prefix of every log message (e.g. `[worker 2] `). */
-  logPrefix?: string;
-}
-
-function guestAppDir(opts: ResolvedAppOptions): { guest: string; mounts: Mount[] } {
-  for (const m of opts.mounts) {
-    const host = m.host.replace(/\/+$/, "");
-    if (opts.appDir === host || opts.appDir.startsWith(host + "/")) {
-      return { guest: m.guest.replace(/\/+$/, "") + opts.appDir.slice(host.length), mounts: opts.mounts };
-    }
-  }
-  return { guest: APP_GUEST_DIR, mounts: [...opts.mounts, { host: opts.appDir, guest: APP_GUEST_DIR, writable: false }] };
-}
-
-/**
- * Boot a runtime, import the app and run its lifespan startup; the result's
- * `handle` is a plain node:http request listener. Stuck Python code is only
- * interrupted if some other thread watches `vitals` (`serve()` does).
- */
-export async function createAppHandler(options: AppOptions, hosting: HostingInfo = {}): Promise<AppHandler> {
-  const opts = resolveAppOptions(options);
-  const log = new Logger(opts.logLevel, opts.stderr, opts.accessLog ? opts.accessLogSink : undefined);
-  log.prefix = hosting.logPrefix ?? "";
-  const vitals = new Vitals(hosting.vitals);
-  const { guest, mounts } = guestAppDir(opts);
-  const runtime = await createRuntime({
-    paths: opts.paths,
-    mounts,
-    env: opts.env,
-    cwd: opts.cwd ?? guest,
-    allowJs: opts.allowJs,
-    stdout: opts.stdout,
-    stderr: opts.stderr,
-    interruptBuffer: vitals.interruptBuffer,
-  });
-  const bridge = new Bridge(runtime, opts, log, vitals);
-  try {
-    bridge.load(guest, hosting);
-    await bridge.lifespan("startup");
-    bridge.settle();
-  } catch (err) {
-    await bridge.release();
-    throw err;
-  }
-  return bridge;
-}
+import { PumpScheduler } from "./pump.ts";
+import type { Vitals } from "./watchdog.ts";
 
 type Phase = "startup" | "shutdown";
 /** A handle on a Python callable (Pyodide PyProxy): callable synchronously or via `callPromising`. */
@@ -128,7 +40,8 @@ function own(obj: PyProxy, name: string): PyFn {
   return copy;
 }
 
-class Bridge implements AppHandler {
+/** The AppHandler behind `createAppHandler` (see app.ts). */
+export class Bridge implements AppHandler {
   interface: "asgi" | "wsgi" = "asgi";
   onInterrupted: (() => void) | undefined = undefined;
   onFatal: ((err: Error) => void) | undefined = undefined;
@@ -150,12 +63,7 @@ class Bridge implements AppHandler {
   // Python handles (owned).
   #host: PyProxy | undefined;
   #py: { feed?: PyFn; drained?: PyFn; close?: PyFn; pump?: PyFn; handle?: PyFn; lifespan?: PyProxy; settle?: PyFn } = {};
-  // ASGI requests waiting for the next pump (records joined by "\0", first body bytes).
-  #batchHeads: string[] = [];
-  #batchBodies: string[] = [];
-  // ASGI pump scheduling (see _loop.py).
-  #pumpImmediate: NodeJS.Immediate | undefined;
-  #pumpTimer: NodeJS.Timeout | undefined;
+  readonly #pumps = new PumpScheduler((err) => this.#guestFailed("event loop pump", err));
   // WSGI concurrency.
   #threads = 0;
   readonly #queue: Exchange[] = [];
@@ -218,6 +126,7 @@ class Bridge implements AppHandler {
         feed: own(server, "feed"), drained: own(server, "drained"), close: own(server, "close"),
         pump: own(host, "pump"), lifespan: handlers.get(1) as PyProxy,
       };
+      this.#pumps.pump = this.#py.pump;
     } else {
       this.#py = { handle: own(server, "handle") };
     }
@@ -250,50 +159,12 @@ class Bridge implements AppHandler {
       read: (id: number) => this.#read(id),
       drain: (id: number) => this.#drain(id),
       log: (level: number, message: string) => this.log.log(level, message),
-      wake: () => this.#wake(),
-      unwake: () => this.#unwake(),
-      timer: (ms: number) => this.#timer(ms),
+      wake: () => this.#pumps.wake(),
+      unwake: () => this.#pumps.unwake(),
+      timer: (ms: number) => this.#pumps.timer(ms),
       lifespan: (phase: Phase, ok: boolean, message: string) => this.#lifespanDone(phase, ok, message),
       interrupted: () => this.#markInterrupted(),
     };
-  }
-
-  #wake(): void {
-    this.#pumpImmediate ??= setImmediate(this.#runPump);
-  }
-
-  #unwake(): void {
-    if (this.#pumpImmediate !== undefined) clearImmediate(this.#pumpImmediate);
-    this.#pumpImmediate = undefined;
-  }
-
-  #timer(ms: number): void {
-    if (this.#pumpTimer !== undefined) clearTimeout(this.#pumpTimer);
-    this.#pumpTimer = ms < 0 ? undefined : setTimeout(this.#runTimerPump, ms);
-  }
-
-  readonly #runTimerPump = (): void => {
-    this.#pumpTimer = undefined;
-    this.#pump();
-  };
-
-  readonly #runPump = (): void => {
-    this.#pumpImmediate = undefined;
-    this.#pump();
-  };
-
-  #pump(): void {
-    const pump = this.#py.pump;
-    if (!pump) return;
-    let heads: string | undefined;
-    let bodies: string | undefined;
-    if (this.#batchHeads.length > 0) {
-      heads = this.#batchHeads.join("\0");
-      bodies = this.#batchBodies.length > 0 ? this.#batchBodies.join("") : undefined;
-      this.#batchHeads = [];
-      this.#batchBodies = [];
-    }
-    (pump.callPromising(heads, bodies) as Promise<unknown>).catch((err: unknown) => this.#guestFailed("event loop pump", err));
   }
 
   /** A call into Python failed outside the app's own error handling. */
@@ -312,8 +183,7 @@ class Bridge implements AppHandler {
     this.closing = true;
     this.log.log(50, `the Python runtime failed fatally and cannot serve any more requests: ${err.message.split("\n")[0]}`);
     for (const ex of [...this.live.values()]) this.#output.failNow(ex, 500);
-    this.#batchHeads = [];
-    this.#batchBodies = [];
+    this.#pumps.clear();
     this.#queue.length = 0;
     queueMicrotask(() => this.onFatal?.(err));
   }
@@ -425,9 +295,7 @@ class Bridge implements AppHandler {
   #submit(ex: Exchange, body: string | undefined, more: boolean): void {
     ex.submitted = true;
     if (this.interface === "asgi") {
-      this.#batchHeads.push(record(ex, body?.length ?? 0, more));
-      if (body) this.#batchBodies.push(body);
-      this.#wake();
+      this.#pumps.add(record(ex, body?.length ?? 0, more), body);
       return;
     }
     ex.pendingBody = body;
@@ -540,9 +408,9 @@ class Bridge implements AppHandler {
 
   async release(): Promise<void> {
     if (this.#tick) clearInterval(this.#tick);
-    this.#unwake();
-    this.#timer(-1);
+    this.#pumps.stop();
     this.log.flush();
+    this.#pumps.pump = undefined;
     for (const p of Object.values(this.#py)) p?.destroy();
     this.#py = {};
     this.#host?.destroy();

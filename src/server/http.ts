@@ -10,7 +10,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { createAppHandler, type AppHandler } from "./bridge.ts";
+import { createAppHandler, type AppHandler } from "./app.ts";
 import { Logger } from "./log.ts";
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from "./options.ts";
 import { startPool } from "./pool.ts";

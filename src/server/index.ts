@@ -1,6 +1,6 @@
 /** Public surface of the server layer: ASGI/WSGI apps over node:http. */
-export { createAppHandler, APP_GUEST_DIR } from "./bridge.ts";
-export type { AppHandler } from "./bridge.ts";
+export { createAppHandler, APP_GUEST_DIR } from "./app.ts";
+export type { AppHandler } from "./app.ts";
 export { serve } from "./http.ts";
 export type { ServerHandle } from "./http.ts";
 export { LOG_LEVELS } from "./options.ts";

@@ -10,7 +10,7 @@
  *   lifespan shutdown, exit).
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { createAppHandler, type AppHandler } from "./bridge.ts";
+import { createAppHandler, type AppHandler } from "./app.ts";
 import { httpServer, listen, stopListening } from "./http.ts";
 import type { ResolvedServeOptions } from "./options.ts";
 
