@@ -92,16 +92,19 @@ class Exchange:
             raise RuntimeError(f"Unexpected ASGI message {kind!r} sent, after response already completed.")
         if kind != "http.response.body":
             raise RuntimeError(f"Expected ASGI message 'http.response.body', but got {kind!r}.")
-        body = as_text(message.get("body", b""))
-        more = bool(message.get("more_body", False))
+        body = message.get("body", b"")
+        body = body.decode("latin-1") if type(body) is bytes else as_text(body)
+        more = message.get("more_body", False)
         server = self.server
         if not self.sent:
             headers = encode_headers(self.headers)
             self.sent = True
             if not more:
+                # The common case: the whole response in one crossing.
                 self.complete = True
                 server.respond(self.id, self.status, headers, body)
-                self._wake()
+                if self.waiter is not None:
+                    self._wake()
                 return
             server.start(self.id, self.status, headers)
         if not more:
@@ -166,31 +169,41 @@ class AsgiServer:
     def accept(self, heads, bodies):
         """Start a batch of new requests (in a pump: tasks start eagerly)."""
         pos = 0
-        for p in records(heads):
+        state = self.state
+        for rec in heads.split("\0"):
+            p = rec.split("\n", HEADERS)
             id = int(p[ID])
             try:
                 n = int(p[BODY_LEN])
                 body = bodies[pos : pos + n].encode("latin-1") if n else b""
                 pos += n
-                raw, query = split_target(p[TARGET])
-                it = iter(p[HEADERS:])
+                target = p[TARGET]
+                q = target.find("?")
+                if q < 0:
+                    raw, query = target, b""
+                else:
+                    raw, query = target[:q], target[q + 1 :].encode("latin-1")
+                if raw[:1] != "/" or "#" in raw:
+                    raw_bytes, query = split_target(target.encode("latin-1"))
+                    raw = raw_bytes.decode("latin-1")
+                it = iter(p[HEADERS].encode("latin-1").split(b"\n")) if len(p) > HEADERS else iter(())
                 scope = {
                     "type": "http",
                     "asgi": _ASGI,
-                    "http_version": p[VERSION].decode("latin-1"),
+                    "http_version": p[VERSION],
                     "server": self.server,
-                    "client": (p[IP].decode("latin-1"), int(p[PORT] or 0)),
+                    "client": (p[IP], int(p[PORT] or 0)),
                     "scheme": "http",
-                    "method": p[METHOD].decode("latin-1"),
+                    "method": p[METHOD],
                     "root_path": self.root_path,
-                    "path": decode_path(raw),
-                    "raw_path": raw,
+                    "path": decode_path(raw) if "%" in raw else raw,
+                    "raw_path": raw.encode("latin-1"),
                     "query_string": query,
                     "headers": list(zip(it, it)),
                 }
-                if self.state:
-                    scope["state"] = self.state.copy()
-                ex = Exchange(self, id, scope, body, p[MORE] == b"1")
+                if state:
+                    scope["state"] = state.copy()
+                ex = Exchange(self, id, scope, body, p[MORE] == "1")
                 self.exchanges[id] = ex
                 ex.task = asyncio.Task(ex.run(self.app), loop=self.loop, eager_start=True)
             except Exception as exc:

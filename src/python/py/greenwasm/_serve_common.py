@@ -16,7 +16,6 @@ Latin-1 string "name\\nvalue\\nname\\nvalue".
 
 import sys
 import traceback
-from itertools import chain
 from urllib.parse import unquote
 
 # Field positions in a record.
@@ -45,10 +44,12 @@ def split_target(target):
 
 
 def decode_path(raw):
-    """ASGI `path` of a raw path (bytes): percent-decoded, as UTF-8 text."""
-    if b"%" in raw:
-        return unquote(raw.decode("latin-1"), encoding="utf-8", errors="surrogateescape")
-    return raw.decode("latin-1")
+    """ASGI `path` of a raw path (Latin-1 str or bytes): percent-decoded as UTF-8 text."""
+    if type(raw) is bytes:
+        raw = raw.decode("latin-1")
+    if "%" in raw:
+        return unquote(raw, encoding="utf-8", errors="surrogateescape")
+    return raw
 
 
 def records(heads):
@@ -61,11 +62,16 @@ def encode_headers(headers):
     A LF inside a name or value would shift the pairs, so the LF count is checked."""
     if not headers:
         return ""
+    flat = []
+    append = flat.append
     try:
-        joined = b"\n".join(chain.from_iterable(headers))
-    except TypeError:
-        raise BadResponse("ASGI response header names and values must be bytes") from None
-    if joined.count(b"\n") != 2 * len(headers) - 1:
+        for name, value in headers:
+            append(name)
+            append(value)
+        joined = b"\n".join(flat)
+    except (TypeError, ValueError):
+        raise BadResponse("ASGI response headers must be (name, value) pairs of bytes") from None
+    if joined.count(b"\n") != len(flat) - 1:
         raise BadResponse("invalid HTTP response header (a name or value contains LF, or a pair is malformed)")
     return joined.decode("latin-1")
 
