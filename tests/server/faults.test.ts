@@ -65,6 +65,25 @@ describe("limits and malformed requests (one runtime on this thread)", { timeout
 });
 
 describe("stuck handlers", { timeout: 180_000 }, () => {
+  it("answers 504 to a request that sleeps past the timeout and cancels its task", async () => {
+    const h = await serve({ app: "asgi_app:app", appDir: APPS, paths: PATHS, port: 0, requestTimeout: 0.5, accessLog: false, stderr: () => {} });
+    try {
+      const before = JSON.parse((await request(`${h.url}/seen`)).text) as { cancelled: number };
+      const t0 = performance.now();
+      const r = await request(`${h.url}/wait-disconnect`, { method: "POST", headers: [["Content-Length", "10"]], body: [Buffer.from("0123456789")] });
+      assert.equal(r.status, 504);
+      assert.ok(performance.now() - t0 < 5000);
+      let seen = before.cancelled;
+      for (let i = 0; i < 40 && seen === before.cancelled; i++) {
+        await new Promise((res) => setTimeout(res, 50));
+        seen = (JSON.parse((await request(`${h.url}/seen`)).text) as { cancelled: number }).cancelled;
+      }
+      assert.equal(seen, before.cancelled + 1, "the timed-out ASGI task should have been cancelled");
+    } finally {
+      await h.close();
+    }
+  });
+
   it("interrupts an ASGI handler in an endless loop (504) on a runtime on this thread", async () => {
     const log = collect();
     const h = await serve({ app: "asgi_app:app", appDir: APPS, paths: PATHS, port: 0, requestTimeout: 1, accessLog: false, stderr: log.sink });
