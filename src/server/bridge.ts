@@ -348,7 +348,10 @@ export class Bridge implements AppHandler {
     const now = performance.now();
     for (const ex of this.live.values()) {
       if (now - ex.start < this.#timeoutMs) break;
-      const notify = ex.submitted && !ex.done;
+      // The timeout bounds the app, not the client: a response the app has
+      // finished producing may take as long as the client needs to read it.
+      if (ex.done) continue;
+      const notify = ex.submitted;
       this.#output.failNow(ex, 504);
       if (notify) this.#tellClosed(ex.id, true);
     }

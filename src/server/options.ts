@@ -42,8 +42,10 @@ export interface AppOptions {
   /** Largest accepted request body in bytes; larger gets 413. Default: `10485760` (10 MiB). */
   maxBodySize?: number;
   /**
-   * Seconds a request may take from its arrival to the end of its response;
-   * then it gets 504 (or its connection is closed if the response started),
+   * Seconds the app may take to produce a response, from the request's
+   * arrival until its last body byte is handed over (a slow client may take
+   * longer to read it); then the request gets 504 (or its connection is
+   * closed if the response started),
    * an ASGI task is cancelled, and code stuck in a loop is interrupted
    * (KeyboardInterrupt). `0` disables it. Default: `60`.
    */
