@@ -37,18 +37,24 @@ interface PythonDeb {
 }
 
 // Extend freely: one row per Debian package. Versions are whatever the apt index offers
-// (bookworm: starlette 0.26.1, sqlalchemy 1.4.46, flask 2.2.2, greenlet 2.0.2).
+// (bookworm: starlette 0.26.1, sqlalchemy 1.4.46, greenlet 2.0.2; flask 3.1 from trixie).
 export const PYTHON_DEBS: readonly PythonDeb[] = [
   { deb: 'python3-starlette', imports: ['starlette', 'starlette.applications', 'starlette.responses'] },
   { deb: 'python3-anyio', imports: ['anyio'] },
   { deb: 'python3-sniffio', imports: ['sniffio'] },
   { deb: 'python3-idna', imports: ['idna'] },
   { deb: 'python3-sqlalchemy', imports: ['sqlalchemy', 'sqlalchemy.orm'] },
-  { deb: 'python3-flask', imports: ['flask'] },
-  { deb: 'python3-werkzeug', imports: ['werkzeug'] },
+  {
+    deb: 'python3-flask',
+    imports: ['flask'],
+    suite: 'trixie',
+    why: "bookworm's Werkzeug 2.2 uses ast.Str (removed in Python 3.12); Flask 3.1 needs Werkzeug 3.1",
+  },
+  { deb: 'python3-werkzeug', imports: ['werkzeug'], suite: 'trixie', why: 'see python3-flask' },
+  { deb: 'python3-blinker', imports: ['blinker'], suite: 'trixie', why: 'Flask 3.1 requires blinker >= 1.9' },
   { deb: 'python3-jinja2', imports: ['jinja2'] },
   { deb: 'python3-markupsafe', imports: ['markupsafe'] }, // C _speedups dropped; _native fallback
-  { deb: 'python3-itsdangerous', imports: ['itsdangerous'] },
+  { deb: 'python3-itsdangerous', imports: ['itsdangerous'], suite: 'trixie', why: 'Flask 3.1 requires itsdangerous >= 2.2' },
   { deb: 'python3-click', imports: ['click'] },
   {
     deb: 'python3-typing-extensions',

@@ -103,6 +103,20 @@ export const REQUIREMENTS: readonly Requirement[] = [
     present: () => existsSync('/usr/bin/gcc') && existsSync('/usr/bin/emcc'),
     apt: ['gcc', 'emscripten'],
   },
+  {
+    name: 'wrk',
+    usedBy: 'bench http (load generator)',
+    scope: 'bench',
+    present: () => existsSync('/usr/bin/wrk'),
+    apt: ['wrk'],
+  },
+  {
+    name: 'native uvicorn stack',
+    usedBy: 'bench http peer (uvicorn + httptools + uvloop serving the same Starlette app)',
+    scope: 'bench',
+    present: pyImports('uvicorn, httptools, uvloop, starlette, sqlalchemy, aiosqlite'),
+    apt: ['python3-uvicorn', 'python3-httptools', 'python3-uvloop', 'python3-starlette', 'python3-sqlalchemy', 'python3-aiosqlite'],
+  },
 ];
 
 /** The requirements in scope that are not met. */

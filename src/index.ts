@@ -43,6 +43,10 @@ export type {
   StdinSource as WasixStdinSource,
 } from "./wasix/index.ts";
 
+// Serving ASGI/WSGI apps over node:http (src/server; also `greenwasm/server`).
+export { AppLoadError, createAppHandler, LifespanError, serve, ServeOptionsError, WorkerStartError } from "./server/index.ts";
+export type { AppHandler, AppOptions, Interface, LogLevel, ServeOptions, ServerHandle } from "./server/index.ts";
+
 // Engine: JSPI detection (greenwasm refuses to start without JSPI).
 export { jspiSupported, JspiUnsupportedError } from "./engine/index.ts";
 

@@ -173,3 +173,120 @@ export function parseRunArgs(argv: readonly string[], cwd: string = process.cwd(
   }
   throw new UsageError("missing script, -c CODE or -m MODULE");
 }
+
+/** A parsed `greenwasm serve` command line (options as `serve()` takes them). */
+export interface ServeArgs {
+  runtime: RuntimeArgs;
+  /** `module:attribute`. */
+  app: string;
+  appDir: string;
+  interface: "auto" | "asgi" | "wsgi";
+  host: string;
+  port: number;
+  workers: number;
+  rootPath: string;
+  logLevel: "critical" | "error" | "warning" | "info" | "debug" | "trace";
+  accessLog: boolean;
+  timeoutKeepAlive: number;
+  requestTimeout: number;
+  maxBodySize: number;
+  lifespan: "auto" | "on" | "off";
+}
+
+const SERVE_VALUE_FLAGS = [
+  "--app-dir", "--interface", "--host", "--port", "--workers", "--root-path", "--log-level",
+  "--timeout-keep-alive", "--timeout-request", "--limit-max-body", "--lifespan",
+] as const;
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${flag}: expected one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
+  return value as T;
+}
+
+function count(flag: string, value: string, min: number, max: number, integer = true): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`${flag}: expected ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/**
+ * Parse the arguments after `serve`: `module:attribute` plus server and runtime
+ * flags in any order (uvicorn style). `--workers` defaults to 1: the CLI always
+ * runs Python on worker threads so the main thread can supervise them.
+ */
+export function parseServeArgs(argv: readonly string[], cwd: string = process.cwd()): ServeArgs {
+  const runtime = defaultRuntimeArgs();
+  const out: Omit<ServeArgs, "runtime" | "app"> = {
+    appDir: cwd, interface: "auto", host: "127.0.0.1", port: 8000, workers: 1, rootPath: "", logLevel: "info",
+    accessLog: true, timeoutKeepAlive: 5, requestTimeout: 60, maxBodySize: 10 * 1024 * 1024, lifespan: "auto",
+  };
+  let app: string | undefined;
+  for (let i = 0; i < argv.length; ) {
+    const arg = argv[i]!;
+    const used = takeRuntimeFlag(argv, i, runtime, cwd);
+    if (used > 0) {
+      i += used;
+      continue;
+    }
+    if (arg === "--access-log" || arg === "--no-access-log") {
+      out.accessLog = arg === "--access-log";
+      i++;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if ((SERVE_VALUE_FLAGS as readonly string[]).includes(name)) {
+      const value = eq > 0 ? arg.slice(eq + 1) : argv[i + 1];
+      if (value === undefined) throw new UsageError(`${name} requires a value`);
+      i += eq > 0 ? 1 : 2;
+      switch (name as (typeof SERVE_VALUE_FLAGS)[number]) {
+        case "--app-dir":
+          if (value === "") throw new UsageError("--app-dir requires a directory");
+          out.appDir = resolve(cwd, value);
+          break;
+        case "--interface":
+          out.interface = oneOf(name, value, ["auto", "asgi", "wsgi"] as const);
+          break;
+        case "--host":
+          if (value === "") throw new UsageError("--host requires an address");
+          out.host = value;
+          break;
+        case "--port":
+          out.port = count(name, value, 0, 65535);
+          break;
+        case "--workers":
+          out.workers = count(name, value, 1, 256);
+          break;
+        case "--root-path":
+          if (value !== "" && (!value.startsWith("/") || value.endsWith("/"))) throw new UsageError(`--root-path: expected "" or /prefix without a trailing slash, got ${JSON.stringify(value)}`);
+          out.rootPath = value;
+          break;
+        case "--log-level":
+          out.logLevel = oneOf(name, value, ["critical", "error", "warning", "info", "debug", "trace"] as const);
+          break;
+        case "--timeout-keep-alive":
+          out.timeoutKeepAlive = count(name, value, 0, 86400, false);
+          break;
+        case "--timeout-request":
+          out.requestTimeout = count(name, value, 0, 86400, false);
+          break;
+        case "--limit-max-body":
+          out.maxBodySize = count(name, value, 0, Number.MAX_SAFE_INTEGER);
+          break;
+        case "--lifespan":
+          out.lifespan = oneOf(name, value, ["auto", "on", "off"] as const);
+          break;
+      }
+      continue;
+    }
+    if (arg.startsWith("-")) throw new UsageError(`unknown option ${arg}`);
+    if (app !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(arg)} (the app is ${JSON.stringify(app)})`);
+    if (!/^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$/.test(arg)) throw new UsageError(`the app must look like module:attribute, got ${JSON.stringify(arg)}`);
+    app = arg;
+    i++;
+  }
+  if (app === undefined) throw new UsageError("missing the app (module:attribute)");
+  return { runtime, app, ...out };
+}

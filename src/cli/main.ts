@@ -1,12 +1,14 @@
 /**
  * greenwasm command-line entry: `greenwasm <command> [...]`.
- * Exit statuses: the program's own status for `run` and `wasix run`; for `wasix run` also
+ * Exit statuses: the program's own status for `run` and `wasix run`; `serve` 0 after a clean
+ * shutdown and 1 when the app cannot start; for `wasix run` also
  * 129 when a context entrypoint returned and 1 on a trap or context stack overflow;
  * 2 for usage errors.
  */
 import { readFileSync, writeSync } from "node:fs";
 import { PYODIDE_VERSION, PYTHON_VERSION } from "../python/index.ts";
 import { runCommand } from "./commands/run.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { wasixCommand } from "./commands/wasix.ts";
 
 const HELP = `greenwasm: run Python (CPython on WebAssembly, via Pyodide) under Node.js with JSPI
@@ -15,6 +17,8 @@ usage:
   greenwasm run [options] script.py [args...]   run a script (like: python script.py)
   greenwasm run [options] -c CODE [args...]     run a code string (like: python -c)
   greenwasm run [options] -m MODULE [args...]   run a module (like: python -m)
+  greenwasm serve [options] module:app           serve an ASGI or WSGI app over HTTP
+                                                (see greenwasm serve --help)
   greenwasm wasix run [--mount H[:G][:rw]] [--env K=V] [--stack-size 64k] prog.wasm [args...]
                                                 run a wasm32-wasi program with the WASIX
                                                 context API (see greenwasm wasix --help)
@@ -57,6 +61,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     case "run":
       return await runCommand(rest);
+    case "serve":
+      return await serveCommand(rest);
     case "wasix":
       return await wasixCommand(rest);
     case undefined:

@@ -6,3 +6,5 @@ export { PyodideVersionError, RuntimeBootError, RuntimeBusyError, RuntimeClosedE
 export { PYODIDE_VERSION, PYTHON_VERSION } from "./pyodide.ts";
 export { BASIC_ENV, codeGenerationFromStringsAllowed } from "./sandbox.ts";
 export { NetRuleError, parseNetRule } from "./netpolicy.ts";
+export { callThread, GuestCallError, importGuest } from "./calls.ts";
+export type { PyProxy } from "./calls.ts";
