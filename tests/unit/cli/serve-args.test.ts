@@ -8,7 +8,7 @@ describe("parseServeArgs", () => {
   it("has uvicorn-like defaults", () => {
     const r = parseServeArgs(["main:app"], CWD);
     assert.deepEqual(r, {
-      runtime: { paths: [], mounts: [], env: {}, allowJs: false, cwd: undefined },
+      runtime: { paths: [], mounts: [], env: {}, allowJs: false, allowNet: [], cwd: undefined },
       app: "main:app",
       appDir: CWD,
       interface: "auto",
@@ -48,12 +48,13 @@ describe("parseServeArgs", () => {
   });
 
   it("takes the shared runtime flags", () => {
-    const r = parseServeArgs(["--path", "lib", "--mount", "data:/data:rw", "--env", "A=1", "--allow-js", "--cwd", "/data", "app:app"], CWD);
+    const r = parseServeArgs(["--path", "lib", "--mount", "data:/data:rw", "--env", "A=1", "--allow-js", "--allow-net", "127.0.0.1:5432", "--cwd", "/data", "app:app"], CWD);
     assert.deepEqual(r.runtime, {
       paths: ["/home/user/project/lib"],
       mounts: [{ host: "/home/user/project/data", guest: "/data", writable: true }],
       env: { A: "1" },
       allowJs: true,
+      allowNet: ["127.0.0.1:5432"],
       cwd: "/data",
     });
   });
