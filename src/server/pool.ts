@@ -169,7 +169,7 @@ export async function startPool(opts: ResolvedServeOptions, progress: (m: string
       : undefined;
   monitor?.unref();
 
-  progress(`booting ${opts.workers} worker${opts.workers > 1 ? "s" : ""} (Python runtimes) for ${opts.app}`);
+  progress(`booting ${opts.workers} worker${opts.workers > 1 ? "s (Python runtimes)" : " (Python runtime)"} for ${opts.app}`);
   const starting: Promise<Slot>[] = [];
   for (let i = 0; i < opts.workers; i++) starting.push(spawn(nextIndex++));
   try {
