@@ -45,9 +45,9 @@ class Todo(Base):
         return {"id": self.id, "title": self.title, "done": self.done}
 
 
-# SQLite takes one writer at a time. With several connections, one waiting for the
-# write lock sleeps in SQLite's busy handler, a C-level sleep that (in greenwasm
-# today) holds up the whole runtime; one pooled connection queues sessions in asyncio instead.
+# SQLite takes one writer at a time: one pooled connection queues sessions in asyncio
+# instead of retrying on the write lock. Serve with one worker: runtimes have no file
+# locks between them (docs/server.md).
 engine = create_async_engine(DATABASE_URL, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0) if DATABASE_URL.startswith("sqlite") else create_async_engine(DATABASE_URL)
 Session = sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 PAGE = (Path(__file__).parent / "index.html").read_text(encoding="utf-8")

@@ -19,8 +19,8 @@ class Row(Base):
     tag = Column(String(40), nullable=False)
 
 
-# One connection: SQLite has one writer at a time, and a second connection waiting
-# for the lock would block the whole runtime in SQLite's busy handler (a C sleep).
+# One connection: SQLite has one writer at a time, so sessions queue in asyncio
+# instead of retrying on the write lock.
 engine = create_async_engine(os.environ.get("DB_URL", "sqlite+aiosqlite:////data/test.db"), poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0)
 Session = sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
