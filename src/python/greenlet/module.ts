@@ -41,6 +41,12 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
       host.slowOnly = api.isTrue(api.arg(a, 0));
       return api.none();
     },
+    is_running: (_s, a) => {
+      // Current in its thread (not parked by a greenlet switch), possibly with
+      // that thread's stack waiting on a green-thread wait.
+      const c = host.byObj.get(api.arg(a, 0));
+      return api.bool(c !== undefined && c.state === "running");
+    },
     get_context: (_s, a) => {
       const c = contOf(api.arg(a, 0));
       if (!c) return api.none();

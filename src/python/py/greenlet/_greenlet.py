@@ -209,20 +209,19 @@ class greenlet(_greenlet_state):
     def gr_context(self):
         if _state_get(self) != _ACTIVE:
             return _ctx_get(self)
+        if _thread_get(self) != _gw.thread() and _gw.is_running(self):
+            raise ValueError("cannot get context of a greenlet that is running in a different thread")
         return _gw.get_context(self)
 
     @gr_context.setter
     def gr_context(self, value):
         if value is not None and not isinstance(value, _contextvars.Context):
             raise TypeError("greenlet context must be a contextvars.Context or None")
-        state = _state_get(self)
-        if state != _NEW and _thread_get(self) != _gw.thread():
-            raise ValueError("cannot set the context of a greenlet that belongs to a different thread")
-        if state == _DEAD:
-            raise AttributeError("cannot set the context of a dead greenlet")
-        if state == _NEW:
-            _ctx_set(self, value)
+        if _state_get(self) != _ACTIVE:
+            _ctx_set(self, value)  # not started yet, or dead: kept on the object, as greenlet does
             return
+        if _thread_get(self) != _gw.thread() and _gw.is_running(self):
+            raise ValueError("cannot set context of a greenlet that is running in a different thread")
         _gw.set_context(self, value)
 
     @gr_context.deleter
