@@ -1,5 +1,5 @@
 import type { GreenletHost } from "./host.ts";
-import type { Cont, GreenThread } from "./types.ts";
+import type { Cont } from "./types.ts";
 
 /**
  * Main instances: host stacks that run Python outside any greenlet (a
@@ -17,6 +17,8 @@ export class Instances {
   readonly byTstate = new Map<number, Cont>();
   readonly interp: number;
   readonly #host: GreenletHost;
+  /** Host stacks adopted by `current()` (not thread entries, which end through `leave`). */
+  readonly #adopted = new Set<Cont>();
 
   constructor(host: GreenletHost) {
     this.#host = host;
@@ -36,33 +38,40 @@ export class Instances {
     return this.#host.m.HEAPU32[(ts + 8) >>> 2] === this.interp && this.readId(ts) === c.data.tstateId;
   }
 
-  /** The continuation running on the current stack, adopting the stack as a main instance if new. */
-  current(): Cont {
-    // running.current is a cache of the stack running now. A Pyodide task
-    // that returns (rather than suspends) leaves it stale, so it counts only
-    // while its thread state is the current one.
-    const ts = this.#host.m._PyThreadState_Get();
+  /**
+   * The continuation of the running stack if already known. running.current
+   * is a cache of the stack running now; a Pyodide task that returns (rather
+   * than suspends) leaves it stale, so it counts only while its thread state
+   * is the current one. A main instance counts only while its task lives.
+   */
+  #known(ts: number): Cont | null {
     const last = this.#host.running.current;
     if (last && last.data.tstate === ts) return last;
     const known = this.byTstate.get(ts);
-    if (known && (known.data.kind === "greenlet" || this.alive(known))) return known;
-    if (known) this.dropInstance(known);
+    return known && (known.data.kind === "greenlet" || this.alive(known)) ? known : null;
+  }
+
+  /** The continuation running on the current stack, adopting the stack as a main instance if new. */
+  current(): Cont {
+    const ts = this.#host.m._PyThreadState_Get();
+    const known = this.#known(ts);
+    if (known) return known;
+    const stale = this.byTstate.get(ts);
+    if (stale) this.dropInstance(stale);
     const thread = this.#host.threads.get(this.tokenOfContext()) ?? this.#host.threads.get(0)!;
     const c = thread.switcher.adopt(this.#host.data("main", thread, ts));
     c.data.tstateId = this.readId(ts);
     this.byTstate.set(ts, c);
     thread.instances.add(c);
-    if (thread.instances.size > 32 && (thread.instances.size & (thread.instances.size - 1)) === 0) this.sweep(thread);
+    this.#adopted.add(c);
+    if (this.#adopted.size > 32 && (this.#adopted.size & (this.#adopted.size - 1)) === 0) this.#sweep();
     return c;
   }
 
   /** The greenlet thread of the running stack, without adopting the stack (`thread()` builtin, `get_ident`). */
   threadToken(): number {
-    const ts = this.#host.m._PyThreadState_Get();
-    const last = this.#host.running.current;
-    if (last && last.data.tstate === ts) return last.data.thread.token;
-    const known = this.byTstate.get(ts);
-    if (known && (known.data.kind === "greenlet" || this.alive(known))) return known.data.thread.token;
+    const known = this.#known(this.#host.m._PyThreadState_Get());
+    if (known) return known.data.thread.token;
     const token = this.tokenOfContext();
     return this.#host.threads.has(token) ? token : 0;
   }
@@ -95,7 +104,7 @@ export class Instances {
     const m = this.#host.m;
     const apply = m.promisingApply;
     const sweepAll = (): void => {
-      for (const t of this.#host.threads.values()) if (t.instances.size > 0) this.sweep(t);
+      if (this.#adopted.size > 0) this.#sweep();
     };
     m.promisingApply = (...args: unknown[]) => {
       const p = apply(...args);
@@ -113,14 +122,16 @@ export class Instances {
     };
   }
 
-  /** Forget main instances whose host task has ended. */
-  sweep(thread: GreenThread): void {
-    for (const c of [...thread.instances]) {
-      if (c.state === "running" && !c.region && !this.alive(c)) this.dropInstance(c);
+  /** Forget adopted main instances whose host task has ended. */
+  #sweep(): void {
+    for (const c of [...this.#adopted]) {
+      if (c.state === "finished") this.#adopted.delete(c);
+      else if (c.state === "running" && !this.alive(c)) this.dropInstance(c);
     }
   }
 
   dropInstance(c: Cont): void {
+    this.#adopted.delete(c);
     if (this.byTstate.get(c.data.tstate) === c) this.byTstate.delete(c.data.tstate);
     c.data.thread.instances.delete(c);
     if (c.data.thread.lastMain === c) c.data.thread.lastMain = null;
