@@ -70,9 +70,15 @@ export class IoHost {
             const id = api.asLong(api.arg(a, 0));
             const timeout = m._PyFloat_AsDouble(api.arg(a, 1));
             if (m._PyErr_Occurred()) return 0;
+            if (!m.validSuspender.value) {
+              this.waits.drop(id);
+              return this.#cannotBlock();
+            }
             const promise = this.waits.wait(id, timeout, api.isTrue(api.arg(a, 2)));
             if (!promise) return api.raise(this.#runtimeError, `greenwasm: no pending waiter ${id}`);
-            return this.#suspend("wait", promise);
+            const r = this.#suspend("wait", promise);
+            if (r === 0) this.waits.drop(id);
+            return r;
           },
         },
         await_js: {
@@ -109,13 +115,18 @@ export class IoHost {
     installBuiltins(m, IO_MODULE_NAME, stubs);
   }
 
+  /** Raise the RuntimeError of a wait where the stack cannot suspend (a JS frame is on it). */
+  #cannotBlock(): number {
+    return this.#api.raise(this.#runtimeError,
+      "greenwasm: cannot block here: this Python code was called synchronously from JavaScript, " +
+      "so its stack cannot suspend (and no other thread could run to release what it waits for)");
+  }
+
   #suspend(kind: Suspension["kind"], promise: Promise<unknown>): number {
     const detached = this.#greenlets.running.detach();
     if (!detached) {
       void promise.catch(() => {});
-      return this.#api.raise(this.#runtimeError,
-        "greenwasm: cannot block here: this Python code was called synchronously from JavaScript, " +
-        "so its stack cannot suspend");
+      return this.#cannotBlock();
     }
     const token = this.#nextToken++;
     const s: Suspension = { detached, kind, value: undefined, failed: false };

@@ -3,7 +3,8 @@
 Contract with src/python/io (module `_greenwasm_io`):
 - `waiter()` -> id; `wake(id, value)` -> bool (False if already settled);
   `wait(id, timeout, interruptible)` suspends this stack until the record
-  settles and returns the wake value (>= 0), TIMED_OUT (-1) or INTERRUPTED (-2);
+  settles and returns the wake value (>= 0), TIMED_OUT (-1) or INTERRUPTED (-2),
+  or drops the record and raises RuntimeError where this stack cannot suspend;
   `drop(id)` forgets a record nobody will wait on; `can_block()` says whether
   this stack may suspend.
 - `start_thread(fn, stack_size)` runs `fn()` on a new stack with its own thread
@@ -55,14 +56,10 @@ def _is_main():
 
 
 def _block(wid, timeout):
-    """Suspend on waiter `wid`; the main thread's waits are interruptible (Ctrl-C)."""
-    if not _io.can_block():
-        _io.drop(wid)
-        raise RuntimeError(
-            "greenwasm: cannot block here: this Python code was called synchronously from "
-            "JavaScript, so its stack cannot suspend (and no other thread could run to "
-            "release what it waits for)"
-        )
+    """Suspend on waiter `wid`; the main thread's waits are interruptible (Ctrl-C).
+
+    Where the stack cannot suspend, `wait` drops the waiter and raises RuntimeError.
+    """
     r = _wait_raw(wid, timeout, _thread_token() not in _threads)
     if r == INTERRUPTED:
         raise KeyboardInterrupt
