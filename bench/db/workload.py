@@ -51,6 +51,16 @@ def _samples(fn, runs, warmup):
     return out
 
 
+def _transport_samples(latency_us, select_rows_per_s, insert_rows_per_s, connect_ms, runs, warmup):
+    """The samples of one transport (dbapi, npm_pg), in the measurement order both use."""
+    return {
+        "latency_us": _samples(latency_us, runs, warmup),
+        "select_rows_per_s": _samples(select_rows_per_s, runs, warmup),
+        "executemany_rows_per_s": _samples(insert_rows_per_s, runs, warmup),
+        "connect_ms": _samples(connect_ms, runs, warmup),
+    }
+
+
 def dbapi(driver, runs, warmup):
     module = __import__(driver, fromlist=["connect"])
     server = _server()
@@ -96,12 +106,7 @@ def dbapi(driver, runs, warmup):
         cur.execute("TRUNCATE bench_ins")
         return ROWS / dt
 
-    result = {
-        "latency_us": _samples(latency_us, runs, warmup),
-        "select_rows_per_s": _samples(select_rows_per_s, runs, warmup),
-        "executemany_rows_per_s": _samples(insert_rows_per_s, runs, warmup),
-        "connect_ms": _samples(connect_ms, runs, warmup),
-    }
+    result = _transport_samples(latency_us, select_rows_per_s, insert_rows_per_s, connect_ms, runs, warmup)
     conn.close()
     return result
 
@@ -161,12 +166,7 @@ def npm_pg(runs, warmup):
         query("TRUNCATE bench_ins")
         return ROWS / dt
 
-    result = {
-        "latency_us": _samples(latency_us, runs, warmup),
-        "select_rows_per_s": _samples(select_rows_per_s, runs, warmup),
-        "executemany_rows_per_s": _samples(insert_rows_per_s, runs, warmup),
-        "connect_ms": _samples(connect_ms, runs, warmup),
-    }
+    result = _transport_samples(latency_us, select_rows_per_s, insert_rows_per_s, connect_ms, runs, warmup)
     run_sync(client.end())
     return result
 
