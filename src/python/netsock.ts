@@ -117,6 +117,7 @@ export class TcpSocket {
   sport: number | undefined;
   /** Set right after construction by the creator (Emscripten opens the stream on the node). */
   stream!: FSStream & { fd: number };
+  /** Per-socket operations table (see `installNet`: which paths suspend depends on this socket's state). */
   readonly sock_ops: object;
   /** Waiters to call on any change. */
   readonly waiters = new Set<() => void>();
@@ -140,12 +141,12 @@ export class TcpSocket {
   #hup = false;
   #unhook: (() => void) | null = null;
 
-  constructor(ctx: NetContext, family: number, type: number, protocol: number, sockOps: object) {
+  constructor(ctx: NetContext, family: number, type: number, protocol: number, opsFor: (s: TcpSocket) => object) {
     this.#ctx = ctx;
     this.family = family;
     this.type = type;
     this.protocol = protocol;
-    this.sock_ops = sockOps;
+    this.sock_ops = opsFor(this);
     ctx.live.add(this);
   }
 
@@ -323,55 +324,72 @@ export class TcpSocket {
     return -errno;
   }
 
-  /** 0 once connected, else the errno to report; waits through "connecting" when blocking. */
-  async #ready(blocking: boolean): Promise<number> {
+  /**
+   * Whether recv() has its answer now (bytes, EOF or an errno) rather than
+   * waiting for a change. The synchronous path (`recvNow`) is taken only then.
+   */
+  canRecvNow(blocking: boolean): boolean {
+    if (!blocking) return true;
+    if (this.#state === "connecting") return false;
+    return this.#state !== "connected" || this.#rbytes > 0 || !!this.#rerr || this.#eof;
+  }
+
+  /** recv() without waiting: bytes, 0 at EOF, or -errno; undefined when it must wait ({@link canRecvNow} false). */
+  recvNow(len: number, blocking: boolean): Uint8Array | number | undefined {
     const e = this.#ctx.e;
-    while (this.#state === "connecting") {
-      if (!blocking) return e.EAGAIN;
-      await change([this], -1);
+    if (!this.canRecvNow(blocking)) return undefined;
+    if (this.#rbytes > 0) return len > 0 ? this.#take(len) : new Uint8Array(0);
+    if (this.#rerr) {
+      const errno = this.#rerr;
+      this.#rerr = 0;
+      this.#eof = true;
+      return -errno;
     }
-    if (this.#state === "connected") return 0;
-    return this.#state === "closed" ? e.EBADF : e.ENOTCONN;
+    if (this.#state === "connecting") return -e.EAGAIN; // non-blocking
+    if (this.#state !== "connected") return -(this.#state === "closed" ? e.EBADF : e.ENOTCONN);
+    return this.#eof ? 0 : -e.EAGAIN;
   }
 
   /** recv(): bytes, 0 at EOF, or -errno. */
   async recv(len: number, blocking: boolean): Promise<Uint8Array | number> {
-    const e = this.#ctx.e;
     for (;;) {
-      if (this.#rbytes > 0) return len > 0 ? this.#take(len) : new Uint8Array(0);
-      if (this.#rerr) {
-        const errno = this.#rerr;
-        this.#rerr = 0;
-        this.#eof = true;
-        return -errno;
-      }
-      if (this.#eof && this.#state === "connected") return 0;
-      if (this.#state !== "connected") {
-        const notReady = await this.#ready(blocking);
-        if (notReady) return -notReady;
-      }
-      if (this.#rbytes > 0 || this.#eof || this.#rerr) continue;
-      if (!blocking) return -e.EAGAIN;
+      const r = this.recvNow(len, blocking);
+      if (r !== undefined) return r;
       await change([this], -1);
     }
   }
 
+  /** Whether send() has its answer now (accepted or an errno) rather than waiting for buffer space or the connection. */
+  canSendNow(blocking: boolean): boolean {
+    if (!blocking) return true;
+    if (this.#state === "connecting") return false;
+    const conn = this.#conn;
+    return this.#state !== "connected" || !!this.#werr || !conn || !conn.writable || conn.writableLength < HIGH_WATER;
+  }
+
+  /**
+   * send() without waiting: bytes accepted (all of `data`, queued in Node like
+   * a kernel send buffer) or -errno; undefined when it must wait. `data` must
+   * not be a view of linear memory.
+   */
+  sendNow(data: Uint8Array, blocking: boolean): number | undefined {
+    const e = this.#ctx.e;
+    if (!this.canSendNow(blocking)) return undefined;
+    if (this.#state === "connecting") return -e.EAGAIN; // non-blocking
+    if (this.#state !== "connected") return -(this.#state === "closed" ? e.EBADF : e.ENOTCONN);
+    const conn = this.#conn;
+    if (this.#werr) return -this.#werr;
+    if (!conn || !conn.writable) return -e.EPIPE;
+    if (conn.writableLength >= HIGH_WATER) return -e.EAGAIN; // non-blocking
+    conn.write(data);
+    return data.length;
+  }
+
   /** send(): bytes accepted (all of `data`) or -errno. `data` must not be a view of linear memory. */
   async send(data: Uint8Array, blocking: boolean): Promise<number> {
-    const e = this.#ctx.e;
-    if (this.#state !== "connected") {
-      const notReady = await this.#ready(blocking);
-      if (notReady) return -notReady;
-    }
     for (;;) {
-      const conn = this.#conn;
-      if (this.#werr) return -this.#werr;
-      if (!conn || !conn.writable) return -e.EPIPE;
-      if (conn.writableLength < HIGH_WATER) {
-        conn.write(data);
-        return data.length;
-      }
-      if (!blocking) return -e.EAGAIN;
+      const r = this.sendNow(data, blocking);
+      if (r !== undefined) return r;
       await change([this], -1);
     }
   }

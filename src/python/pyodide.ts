@@ -98,14 +98,17 @@ export interface EmscriptenFS {
  * (src/core/socket_syscalls.c: `__wrap___syscall_{connect,recvfrom,sendto,
  * poll,fcntl64,shutdown}`) call `getSocket(fd)`, then the socket's
  * `sock_ops.{connectAsync,recvmsgAsync,sendmsgAsync,fcntl64,shutdown}` and
- * `pollAsync` here, suspending on the promises they return. `socket()` calls
+ * `pollAsync` here, suspending on the promises they return. A missing
+ * `recvmsgAsync`/`sendmsgAsync`, or `null` from `pollAsync`, sends the call to
+ * Emscripten's synchronous syscall instead (`sock_ops.recvmsg`/`sendmsg`,
+ * `stream_ops.write`/`poll`), which does not suspend. `socket()` calls
  * `createSocket`. greenwasm replaces both (src/python/net.ts).
  */
 export interface EmscriptenSOCKFS {
   root: FSNode;
   createSocket(family: number, type: number, protocol: number): unknown;
   getSocket(fd: number): unknown;
-  pollAsync?: (fds: number, nfds: number, timeout: number) => Promise<number>;
+  pollAsync?: (fds: number, nfds: number, timeout: number) => Promise<number> | null;
 }
 
 /** Pyodide's StackState: saves/restores a slice of the C shadow stack across a suspension. */

@@ -131,6 +131,42 @@ print(hashlib.sha256(buf).hexdigest() == hashlib.sha256(data).hexdigest(), n)
     assert.equal(text, `True ${512 * 1024}\n`);
   });
 
+  it("answers recv and poll at once, without suspending, when the data is already buffered", async () => {
+    const net = runtimeState(rt).net;
+    await py(`
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", {ECHO}))
+s.settimeout(5)
+s.sendall(bytes(range(100)) * 10)
+time.sleep(0.3)  # the echo is back in the socket's buffer
+sys.greenwasm_test_socket = s
+`);
+    const before = net.waits;
+    const text = await py(`
+import select, sys
+s = sys.greenwasm_test_socket
+chunks = []
+for _ in range(10):
+    assert select.select([s], [], [], 5)[0] == [s]
+    chunks.append(s.recv(100))  # a poll (timeout) then a recv, both ready
+print(b"".join(chunks) == bytes(range(100)) * 10)
+`);
+    assert.equal(text, "True\n");
+    assert.equal(net.waits, before, "a ready recv or poll suspended the stack");
+    const late = await py(`
+import socket, sys
+s = sys.__dict__.pop("greenwasm_test_socket")
+s.settimeout(0.05)
+try:
+    s.recv(100)
+except TimeoutError:
+    print("timed out")
+s.close()
+`);
+    assert.equal(late, "timed out\n");
+    assert.ok(net.waits > before, "a recv with nothing buffered must wait");
+  });
+
   it("times out with TimeoutError, and a timeout that is not reached still returns data", async () => {
     const text = await py(`
 import socket, time
