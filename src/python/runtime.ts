@@ -112,7 +112,9 @@ export class Runtime {
 
   /**
    * Release the interpreter. Idempotent. Stops reading stdin (a pending read
-   * sees EOF); a run still in flight keeps going until it returns.
+   * sees EOF); a run still in flight keeps going until it returns. Then green
+   * threads still alive (daemon threads) stop where they wait, and their
+   * timers no longer keep the process alive.
    */
   async close(): Promise<void> {
     const state = this.#state;
@@ -122,7 +124,10 @@ export class Runtime {
     const runner = this.#runner;
     this.#runner = undefined;
     state.net.close();
-    if (state.activeRuns === 0) runner?.destroy();
+    if (state.activeRuns === 0) {
+      runner?.destroy();
+      state.io.close();
+    }
     states.delete(this);
   }
 
@@ -146,7 +151,10 @@ export class Runtime {
       return await runOnThread(state, runner, [kind, target, argv, path0]);
     } finally {
       state.activeRuns--;
-      if (!this.#state) runner.destroy();
+      if (!this.#state) {
+        runner.destroy();
+        state.io.close();
+      }
     }
   }
 }

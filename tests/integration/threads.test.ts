@@ -6,6 +6,7 @@
  * parses; every test ends with the runtime's invariants checked.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { createRuntime, type Runtime } from "../../src/python/index.ts";
@@ -373,5 +374,35 @@ print("RESULT " + json.dumps(out))
       settled: "ready", timer: 5, coro: 2, future: "future", coro_error: "'from coroutine'",
       js_error: "Error: rejected", type_error: "TypeError", threads: [0, 1, 2],
     });
+  });
+});
+
+describe("green threads when the runtime closes", { timeout: 120_000 }, () => {
+  it("stops daemon threads that poll with timeouts when the runtime closes, so the host process can exit", () => {
+    // A separate process: the assertion is that it exits by itself once the runtime is closed.
+    const script = `
+import { createRuntime } from ${JSON.stringify(resolve("src/python/index.ts"))};
+const rt = await createRuntime({});
+const status = await rt.runCode(\`
+import queue, threading, time
+q = queue.Queue()
+def poll():
+    while True:
+        try: q.get(timeout=0.05)
+        except queue.Empty: pass
+def nap():
+    while True: time.sleep(0.02)
+threading.Thread(target=poll, daemon=True).start()
+threading.Thread(target=nap, daemon=True).start()
+time.sleep(0.2)
+print("ran", threading.active_count())
+\`);
+await rt.close();
+console.log("closed", status);
+`;
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+    assert.equal(child.signal, null, `the process did not exit after close (killed by ${child.signal}); stderr:\n${child.stderr}`);
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout, "ran 3\nclosed 0\n");
   });
 });

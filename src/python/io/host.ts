@@ -39,6 +39,11 @@ export class IoHost {
   liveThreads = 0;
   #idle: (() => void)[] = [];
 
+  /** The runtime closed: blocked green threads stay blocked for good (see `Waits.close`). */
+  close(): void {
+    this.waits.close();
+  }
+
   /** Resolves once no green thread is running or blocked. */
   whenIdle(): Promise<void> {
     if (this.liveThreads === 0) return Promise.resolve();

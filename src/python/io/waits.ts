@@ -35,6 +35,7 @@ export class Waits {
   readonly #records = new Map<number, WaitRecord>();
   readonly #interrupts: Interrupts;
   #next = 1;
+  #closed = false;
 
   constructor(interrupts: Interrupts) {
     this.#interrupts = interrupts;
@@ -71,6 +72,20 @@ export class Waits {
   }
 
   /**
+   * The runtime closed: from now on no wait settles (timers are cleared, wakes
+   * ignored), so threads still running in it (daemon threads polling with
+   * timeouts) stop, and nothing keeps the host's event loop alive. Their
+   * suspended stacks are collected with the runtime.
+   */
+  close(): void {
+    this.#closed = true;
+    for (const r of this.#records.values()) {
+      if (r.timer !== undefined) clearTimeout(r.timer);
+      r.timer = undefined;
+    }
+  }
+
+  /**
    * The promise a stack suspends on for `id`. `timeout` in seconds (< 0: none;
    * 0: yield to the event loop once). The record is deleted when it settles.
    */
@@ -78,7 +93,7 @@ export class Waits {
     const r = this.#records.get(id);
     if (!r || r.waiting) return undefined;
     r.waiting = true;
-    if (!r.settled) {
+    if (!r.settled && !this.#closed) {
       if (timeout === 0) yieldTask(() => this.#settle(r, TIMED_OUT));
       else if (timeout > 0) r.timer = setTimeout(() => this.#settle(r, TIMED_OUT), Math.min(timeout * 1000, 2 ** 31 - 1));
       if (interruptible) {
@@ -95,7 +110,7 @@ export class Waits {
   }
 
   #settle(r: WaitRecord, value: number): void {
-    if (r.settled) return;
+    if (r.settled || this.#closed) return;
     r.settled = true;
     if (r.timer !== undefined) clearTimeout(r.timer);
     r.timer = undefined;
