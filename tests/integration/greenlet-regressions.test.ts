@@ -88,12 +88,13 @@ print("done")
     assert.match(out.text, /finally ran\ndone/);
   });
 
-  it("sys.setprofile called inside a greenlet applies to the whole thread", { todo: "known gap: each greenlet has its own PyThreadState, and profile/trace functions are not propagated on switch yet" }, async () => {
+  it("sys.setprofile called inside a greenlet applies to the whole thread", async () => {
     // Native greenlet: all greenlets of a thread share one PyThreadState, so a
     // profiler set in a greenlet still sees main's calls after switching back.
-    // Ours: each greenlet has its own tstate. (greenlet's test_tracing
-    // *_sets_profiler and, through profilers left set on other tstates,
-    // test_trace_events_trivial.)
+    // Here each greenlet has its own tstate; the profile and trace functions
+    // move to the resumed greenlet's on every switch (greenlet's test_tracing
+    // *_sets_profiler and, through profilers left set on parked tstates,
+    // test_trace_events_trivial).
     const line = await last(rt, out, err, `
 import sys, greenlet
 events = []
@@ -109,9 +110,70 @@ print(("call", "marker") in events)
     assert.equal(line, "True");
   });
 
-  it("sys.setprofile sees no frames of greenlet's own implementation", { todo: "known difference: greenlet's start and slow switch paths are Python functions a profiler sees" }, async () => {
+  it("sys.settrace called inside a greenlet applies to the whole thread, and removing it there removes it everywhere", async () => {
+    // Native greenlet: one PyThreadState per thread, so the trace function is
+    // the thread's. Here it moves with every switch to the resumed greenlet.
+    const line = await last(rt, out, err, `
+import sys, greenlet
+calls = []
+def tracer(frame, event, arg):
+    if event == "call":
+        calls.append(frame.f_code.co_name)
+def m1(): pass
+def m2(): pass
+def m3(): pass
+main = greenlet.getcurrent()
+def body():
+    sys.settrace(tracer)
+    main.switch()
+    m2()
+    sys.settrace(None)
+    main.switch()
+g = greenlet.greenlet(body)
+g.switch()
+m1()           # traced: set in g
+g.switch()     # g traces m2, then removes the tracer
+m3()           # not traced
+g.switch()
+print([n for n in calls if n in ("m1", "m2", "m3")], sys.gettrace())
+`);
+    assert.equal(line, "['m1', 'm2'] None");
+  });
+
+  it("threading.setprofile_all_threads reaches greenlets that another green thread starts afterwards", async () => {
+    const line = await last(rt, out, err, `
+import threading, greenlet
+events = set()
+def prof(frame, event, arg):
+    if event == "call":
+        events.add(frame.f_code.co_name)
+ready, go = threading.Event(), threading.Event()
+def marker_in_greenlet(): pass
+def marker_main(): pass
+def worker():
+    ready.set()
+    go.wait()
+    # Started after the profiler was set on every existing thread state.
+    greenlet.greenlet(marker_in_greenlet).switch()
+t = threading.Thread(target=worker)
+t.start()
+ready.wait()
+threading.setprofile_all_threads(prof)
+marker_main()
+go.set()
+t.join()
+threading.setprofile_all_threads(None)
+print(sorted(events & {"marker_in_greenlet", "marker_main"}))
+`);
+    assert.equal(line, "['marker_in_greenlet', 'marker_main']");
+  });
+
+  it("sys.setprofile sees no frames of greenlet's own implementation", async () => {
     // greenlet's test_trace_events_into_greenlet_*_already_set expects only
-    // the user's frames; ours shows _switch_slow, _switch_to, _on_finish, ...
+    // the user's frames. greenwasm's start path and slow switch path
+    // (_switch_slow, _switch_to, _on_finish, _kill_pending) are Python; they
+    // run with the thread state's tracing counter raised, as native greenlet
+    // runs its C code.
     const line = await last(rt, out, err, `
 import sys, greenlet
 events = []
