@@ -74,7 +74,7 @@ export class GreenletHost {
   readonly running: RunningStack;
   private loopHint = 0;
   /** Python callables and objects handed over by `init` (owned). */
-  py = { onFinish: 0, slowSwitch: 0, errorType: 0, makeMain: 0, threadMain: 0, threadVar: 0, killPending: 0 };
+  py = { onFinish: 0, slowSwitch: 0, errorType: 0, makeMain: 0, threadMain: 0, threadVar: 0, killPending: 0, threadExited: 0 };
   /** True while greenlet.settrace has a tracer or kills are pending: every switch takes the Python path. */
   private slow = false;
   private readonly killFlag = new WebAssembly.Global({ value: "i32", mutable: true }, 0);

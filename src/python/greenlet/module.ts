@@ -14,12 +14,12 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
   const contOf = (obj: number): Cont | null => host.resolveTarget(obj, host.currentCont());
   return {
     init: (_s, a, n) => {
-      if (n !== 8) return api.raise(api.typeError, "init takes 8 arguments");
-      const [onFinish, slowSwitch, errorType, makeMain, threadMain, threadVar, type, killPending] =
-        [0, 1, 2, 3, 4, 5, 6, 7].map((i) => api.newRef(api.arg(a, i)));
+      if (n !== 9) return api.raise(api.typeError, "init takes 9 arguments");
+      const [onFinish, slowSwitch, errorType, makeMain, threadMain, threadVar, type, killPending, threadExited] =
+        [0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => api.newRef(api.arg(a, i)));
       host.py = {
         onFinish: onFinish!, slowSwitch: slowSwitch!, errorType: errorType!, makeMain: makeMain!,
-        threadMain: threadMain!, threadVar: threadVar!, killPending: killPending!,
+        threadMain: threadMain!, threadVar: threadVar!, killPending: killPending!, threadExited: threadExited!,
       };
       host.installSwitchMethod(type!);
       api.decref(type!);
@@ -36,6 +36,7 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
       return c.data.kind === "greenlet" ? api.newRef(c.data.obj) : host.mainObject(c.data.thread);
     },
     thread: () => api.long(host.threadToken()),
+    thread_alive: (_s, a) => api.bool(host.threads.has(api.asLong(api.arg(a, 0)))),
     can_switch: () => api.bool(m.validSuspender.value),
     set_slow: (_s, a) => {
       host.slowOnly = api.isTrue(api.arg(a, 0));

@@ -11,6 +11,7 @@ Host contract (greenlets are passed as objects):
   spawn(g)          give not-yet-started greenlet g a stack in this thread
   current()         the running greenlet (a thread's main greenlet is made by _make_main)
   thread()          the current thread's token; set_slow(flag); can_switch()
+  thread_alive(t)   whether greenlet thread `t` has not finished
   get_context(g) / set_context(g, ctx); get_frame(g); discard(g); stats()
 greenlet.switch is replaced by a C-level method whose fast path (one
 positional argument, a started greenlet of this thread, no tracer) never runs
@@ -277,7 +278,8 @@ class greenlet(_greenlet_state):
         if state == _NEW:
             bits = "pending"
         elif state == _DEAD:
-            bits = "dead"
+            # A main greenlet dies only with its thread.
+            bits = "(thread exited) dead" if _parent_get(self) is None else "dead"
         else:
             bits = ("current" if self is getcurrent() else "suspended") + " active started"
             if _parent_get(self) is None:
@@ -339,10 +341,22 @@ def _make_exception(typ, val, tb):
 
 
 def _live(target):
-    """The nearest live greenlet at or above `target`."""
+    """The nearest live greenlet at or above `target` (or the dead main greenlet of a finished thread)."""
     while _state_get(target) == _DEAD:
-        target = _parent_get(target)
+        parent = _parent_get(target)
+        if parent is None:
+            break
+        target = parent
     return target
+
+
+def _check_thread(target, current):
+    """greenlet's check_switch_allowed: `target` must belong to the running thread."""
+    thread = _thread_get(target)
+    if thread != _thread_get(current):
+        if _gw.thread_alive(thread):
+            raise error("cannot switch to a different thread")
+        raise error("cannot switch to a different thread (which happens to have exited)")
 
 
 def _start(target, args, kwargs, throw):
@@ -350,6 +364,7 @@ def _start(target, args, kwargs, throw):
     run = target.run  # may run a subclass's __getattribute__, even switch to target
     if _state_get(target) != _NEW:
         return None
+    _check_thread(target, getcurrent())  # that code may also have given it another thread's parent
     _gw.spawn(target)
     _started[_weakref.ref(target, _forget)] = id(target)
     _state_set(target, _ACTIVE)
@@ -375,8 +390,7 @@ def _switch_to(target, args, kwargs, throw):
     if throw is not None and isinstance(throw, GreenletExit) and _state_get(target) == _DEAD:
         args, kwargs, throw = (throw,), None, None  # eaten by the dead greenlet, as a value
     target = _live(target)
-    if _thread_get(target) != _thread_get(current):
-        raise error("cannot switch to a different thread")
+    _check_thread(target, current)
     if target is current:
         if throw is not None:
             raise throw
@@ -488,6 +502,11 @@ def _make_main(token):
     return g
 
 
+def _thread_exited(main):
+    """The host's call when greenlet thread `main` belongs to has finished."""
+    _state_set(main, _DEAD)
+
+
 def _thread_main(token, fn, args, kwargs, with_loop):
     """First frame of a runtime thread entry: names its greenlet thread and, like
     a Pyodide promising task, runs with Pyodide's event loop as the running loop
@@ -537,4 +556,4 @@ def enable_optional_cleanup(flag):
     pass
 
 
-_gw.init(_on_finish, _switch_slow, error, _make_main, _thread_main, _THREAD, greenlet, _kill_pending)
+_gw.init(_on_finish, _switch_slow, error, _make_main, _thread_main, _THREAD, greenlet, _kill_pending, _thread_exited)
