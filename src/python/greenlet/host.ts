@@ -74,7 +74,7 @@ export class GreenletHost {
   readonly running: RunningStack;
   private loopHint = 0;
   /** Python callables and objects handed over by `init` (owned). */
-  py = { onFinish: 0, slowSwitch: 0, errorType: 0, makeMain: 0, threadMain: 0, threadVar: 0, killPending: 0, threadExited: 0 };
+  py = { onFinish: 0, slowSwitch: 0, errorType: 0, makeMain: 0, threadMain: 0, threadVar: 0, killPending: 0 };
   /** True while greenlet.settrace has a tracer or kills are pending: every switch takes the Python path. */
   private slow = false;
   private readonly killFlag = new WebAssembly.Global({ value: "i32", mutable: true }, 0);
@@ -173,6 +173,21 @@ export class GreenletHost {
   threadToken(): number {
     return this.instances.threadToken();
   }
+
+  /**
+   * Mark a finished thread's main greenlet dead. Cross-language contract with
+   * _greenlet.py: the `_gr_state` slot, `_DEAD` = 2. Done as a plain slot store
+   * (no Python frame runs): this is called from JS after the thread's stack ended.
+   */
+  markDead(mainObj: number): void {
+    const m = this.m;
+    if (!this.deadName) this.deadName = m.stringToNewUTF8("_gr_state");
+    const two = this.api.long(2);
+    if (m._PyObject_SetAttrString(mainObj, this.deadName, two) !== 0) m._PyErr_Print();
+    this.api.decref(two);
+  }
+
+  private deadName = 0;
 
   /** The thread's main greenlet object, created by Python on first use (new reference). */
   mainObject(thread: GreenThread): number {

@@ -14,12 +14,12 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
   const contOf = (obj: number): Cont | null => host.resolveTarget(obj, host.currentCont());
   return {
     init: (_s, a, n) => {
-      if (n !== 9) return api.raise(api.typeError, "init takes 9 arguments");
-      const [onFinish, slowSwitch, errorType, makeMain, threadMain, threadVar, type, killPending, threadExited] =
-        [0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => api.newRef(api.arg(a, i)));
+      if (n !== 8) return api.raise(api.typeError, "init takes 8 arguments");
+      const [onFinish, slowSwitch, errorType, makeMain, threadMain, threadVar, type, killPending] =
+        [0, 1, 2, 3, 4, 5, 6, 7].map((i) => api.newRef(api.arg(a, i)));
       host.py = {
         onFinish: onFinish!, slowSwitch: slowSwitch!, errorType: errorType!, makeMain: makeMain!,
-        threadMain: threadMain!, threadVar: threadVar!, killPending: killPending!, threadExited: threadExited!,
+        threadMain: threadMain!, threadVar: threadVar!, killPending: killPending!,
       };
       host.installSwitchMethod(type!);
       api.decref(type!);

@@ -65,10 +65,7 @@ export function startThread(host: GreenletHost, fn: number, args: number, kwargs
     c.data.onExit = (o) => {
       host.threads.delete(thread.token);
       if (thread.mainObj) {
-        // Its main greenlet is dead from now on (greenlet: "(thread exited) dead").
-        const r = api.callNoSwitch(host.py.threadExited, api.tuple1(api.newRef(thread.mainObj)));
-        if (r) api.decref(r);
-        else host.m._PyErr_Print();
+        host.markDead(thread.mainObj); // greenlet: "(thread exited) dead"
         api.decref(thread.mainObj);
       }
       thread.mainObj = 0;

@@ -47,7 +47,7 @@ class GreenletExit(BaseException):
 
 
 _UNSET = object()
-_NEW, _ACTIVE, _DEAD = 0, 1, 2
+_NEW, _ACTIVE, _DEAD = 0, 1, 2  # the host marks a finished thread's main greenlet _DEAD (host.ts markDead)
 _trace = None
 _pending_kill = []
 # Started greenlets' weak references: when one is freed (even after a kill that
@@ -502,11 +502,6 @@ def _make_main(token):
     return g
 
 
-def _thread_exited(main):
-    """The host's call when greenlet thread `main` belongs to has finished."""
-    _state_set(main, _DEAD)
-
-
 def _thread_main(token, fn, args, kwargs, with_loop):
     """First frame of a runtime thread entry: names its greenlet thread and, like
     a Pyodide promising task, runs with Pyodide's event loop as the running loop
@@ -556,4 +551,4 @@ def enable_optional_cleanup(flag):
     pass
 
 
-_gw.init(_on_finish, _switch_slow, error, _make_main, _thread_main, _THREAD, greenlet, _kill_pending, _thread_exited)
+_gw.init(_on_finish, _switch_slow, error, _make_main, _thread_main, _THREAD, greenlet, _kill_pending)
