@@ -184,6 +184,7 @@ export interface PyodideInternals {
   _PyThreadState_Next(tstate: number): number;
   _PyEval_GetBuiltins(): number;
   _PyDict_GetItemString(dict: number, key: number): number;
+  _PyDict_SetItem(dict: number, key: number, value: number): number;
   _PyObject_CallOneArg(callable: number, arg: number): number;
   _PyErr_Print(): void;
   _PyErr_Occurred(): number;
@@ -262,7 +263,7 @@ const REQUIRED_FUNCTIONS = [
   "_PyErr_GetRaisedException", "_PyErr_SetString", "_PyTuple_New", "_PyTuple_GetItem", "_PyTuple_Size", "_PyList_AsTuple", "_PyType_IsSubtype", "PyProxy_getPtr", "_PyTuple_SetItem",
   "_PyBool_FromLong", "_PyLong_FromLong", "_PyLong_AsLong", "_PyLong_AsUnsignedLong", "_PyDescr_NewMethod", "_PyObject_SetAttrString",
   "_PyObject_Vectorcall", "_PyErr_SetRaisedException", "_PyErr_Clear", "_PyContextVar_Get",
-  "_PyEval_SetProfile", "_PyEval_SetTrace", "_PyThreadState_EnterTracing", "_PyThreadState_LeaveTracing",
+  "_PyDict_SetItem", "_PyEval_SetProfile", "_PyEval_SetTrace", "_PyThreadState_EnterTracing", "_PyThreadState_LeaveTracing",
   "promisingApply", "_PyFloat_AsDouble", "_JsProxy_Check", "_JsProxy_Val", "_js2python", "handle_js_error",
 ] as const;
 

@@ -152,7 +152,7 @@ export class GreenletHost {
   newThread(token = this.nextToken++): GreenThread {
     const switcher = new Switcher<ContData>(this.switchHost, null as unknown as ContData);
     switcher.close(); // greenlet threads use adopted/created continuations only
-    const t: GreenThread = { token, switcher, mainObj: 0, instances: new Set(), lastMain: null, hooks: null };
+    const t: GreenThread = { token, switcher, mainObj: 0, instances: new Set(), lastMain: null, hooks: null, greenlets: new Set() };
     this.threads.set(token, t);
     return t;
   }
@@ -160,7 +160,7 @@ export class GreenletHost {
   data(kind: "main" | "greenlet", thread: GreenThread, tstate: number): ContData {
     return {
       kind, thread, tstate, tstateId: 0n, obj: 0, stackState: null, startPayload: 0, block: 0,
-      mainInst: null, throwing: false, pendingContext: 0, outcome: null, isolated: false,
+      mainInst: null, throwing: false, pendingContext: 0, outcome: null, isolated: false, inherited: null,
     };
   }
 
@@ -427,7 +427,17 @@ export class GreenletHost {
     if (!ts) throw new SwitchError("greenlet: cannot allocate a thread state");
     const region = c.region!;
     m._PyUnstable_ThreadState_SetStackProtection(ts, region.base, region.top - region.base);
-    if (!c.data.isolated) this.inheritThreadState(ts, m._PyThreadState_Get());
+    const inherited = c.data.inherited;
+    if (inherited) {
+      // A greenlet: its creator's thread dict and thread-locals (references move in).
+      const { dict, localKey, localSentinel } = this.layout;
+      [dict, localKey, localSentinel].forEach((off, i) => (m.HEAPU32[(ts + off) >>> 2] = inherited[i]!));
+      c.data.inherited = null;
+    } else if (!c.data.isolated) {
+      this.inheritThreadState(ts, m._PyThreadState_Get());
+    } else {
+      m.__PyThreadState_GetDict(ts); // a green thread's own dict, made now so its greenlets share it
+    }
     c.data.tstate = ts;
     c.data.tstateId = this.instances.readId(ts);
     if (c.data.pendingContext) {
@@ -436,6 +446,20 @@ export class GreenletHost {
     }
     this.instances.byTstate.set(ts, c);
     return this.tramp.entry(c.id);
+  }
+
+  /**
+   * The thread dict and thread-local key/sentinel of thread state `from`
+   * (new references), for a greenlet spawned there to share at its start.
+   */
+  private inheritable(from: number): number[] {
+    const { dict, localKey, localSentinel } = this.layout;
+    const H = this.m.HEAPU32;
+    return [dict, localKey, localSentinel].map((off) => {
+      const v = H[(from + off) >>> 2]!;
+      if (v) this.api.incref(v);
+      return v;
+    });
   }
 
   /** A new stack shares its thread's dict and thread-locals; its context starts empty. */
@@ -540,6 +564,8 @@ export class GreenletHost {
     }
     if (c.data.pendingContext) this.api.decref(c.data.pendingContext);
     c.data.pendingContext = 0;
+    for (const v of c.data.inherited ?? []) if (v) this.api.decref(v);
+    c.data.inherited = null;
     if (c.data.block) {
       m._free(c.data.block);
       c.data.block = 0;
@@ -550,6 +576,24 @@ export class GreenletHost {
   /** Unmap `c`'s object. Objects die and addresses are reused, so only if it still maps to `c`. */
   private unmap(c: Cont): void {
     if (this.byObj.get(c.data.obj) === c) this.byObj.delete(c.data.obj);
+    c.data.thread.greenlets.delete(c);
+  }
+
+  /**
+   * The suspended greenlets of the running thread entry's thread, for
+   * `_thread_main` to kill as the thread ends; none while another stack of the
+   * thread (a Pyodide task that inherited its token) still runs or waits,
+   * since its greenlets may be resumed from there.
+   */
+  endingThreadGreenlets(): number[] {
+    const me = this.currentCont();
+    const t = me.data.thread;
+    for (const inst of t.instances) {
+      if (inst !== me && inst.state !== "finished" && (inst.region !== null || this.instances.alive(inst))) return [];
+    }
+    const objs: number[] = [];
+    for (const c of t.greenlets) if (c.state === "suspended" && c.data.obj) objs.push(c.data.obj);
+    return objs;
   }
 
   forget(c: Cont): void {
@@ -576,7 +620,11 @@ export class GreenletHost {
     const c = thread.switcher.create(this.data("greenlet", thread, 0), region.region);
     c.data.block = region.block;
     c.data.obj = obj;
+    // Spawned by the running stack, which belongs to `thread` (not the stack that
+    // happens to be current when the engine starts it).
+    c.data.inherited = this.inheritable(this.m._PyThreadState_Get());
     this.byObj.set(obj, c);
+    thread.greenlets.add(c);
     return c;
   }
 

@@ -14,6 +14,8 @@ export interface GreenThread {
   lastMain: Cont | null;
   /** Profile/trace functions of the stack that parked last, for the next one to resume (hooks.ts). */
   hooks: HookSnapshot | null;
+  /** This thread's greenlet continuations, started and not finished (see GreenletHost.unmap). */
+  readonly greenlets: Set<Cont>;
 }
 
 export interface ContData {
@@ -42,6 +44,8 @@ export interface ContData {
   onExit?: (o: { result: number; error: number }) => void;
   /** A green thread: its own thread dict and thread-locals (see RunThreadOptions). */
   isolated: boolean;
+  /** A spawned greenlet's thread dict, thread-local key and sentinel (owned, 0 if unset), installed at start. */
+  inherited: number[] | null;
 }
 
 export type Cont = Continuation<ContData>;

@@ -25,6 +25,7 @@ Internal state lives in slots read through their descriptors, so subclasses
 that override __getattribute__ cannot disturb it (greenlet keeps it in C).
 """
 
+import _thread
 import contextvars as _contextvars
 import sys as _sys
 import types as _types
@@ -49,7 +50,10 @@ class GreenletExit(BaseException):
 _UNSET = object()
 _NEW, _ACTIVE, _DEAD = 0, 1, 2  # the host marks a finished thread's main greenlet _DEAD (host.ts markDead)
 _trace = None
-_pending_kill = []
+# Greenlets to kill when their thread next runs greenlet code, by thread token
+# (greenlet's per-thread "deleteme" list): collected where they could not be
+# killed at once (another thread, or a stack that cannot switch).
+_pending_kill = {}
 # Started greenlets' weak references: when one is freed (even after a kill that
 # resurrected it, whose __del__ will not run again) the host forgets it.
 _started = {}
@@ -136,6 +140,8 @@ class greenlet(_greenlet_state):
     error = error
 
     def __new__(cls, *args, **kwargs):
+        if _pending_kill and _gw.can_switch():
+            _kill_pending()  # greenlet's getcurrent() does it; ours is the host's builtin
         self = object.__new__(cls)
         _state_set(self, _NEW)
         current = getcurrent()  # greenlet's tp_new: parent defaults to the creator
@@ -252,13 +258,16 @@ class greenlet(_greenlet_state):
         state = _state_get(self)
         if state != _ACTIVE or _parent_get(self) is None:
             return
-        if _thread_get(self) != _gw.thread():
-            # A suspended greenlet of another (maybe finished) thread can never be
-            # resumed from here: release its stack and thread state.
-            _gw.discard(self)
-            return
-        if not _gw.can_switch():
-            _pending_kill.append(self)  # resurrected; killed right after the current switch
+        thread = _thread_get(self)
+        if thread != _gw.thread() or not _gw.can_switch():
+            if not _gw.thread_alive(thread):
+                # Its thread has finished (and killed what it left suspended, unless
+                # a task of the thread still ran): it can never run again.
+                _gw.discard(self)
+                return
+            # Resurrected; killed when its thread next switches, makes a greenlet
+            # or ends (at once after the current switch if it is this thread).
+            _pending_kill.setdefault(thread, []).append(self)
             _gw.set_slow(True)
             return
         _kill(self)
@@ -467,15 +476,39 @@ def _kill(g):
 
 
 def _kill_pending():
-    while _pending_kill:
-        g = _pending_kill.pop()
+    """Kill the greenlets queued for the running thread."""
+    me = _gw.thread()
+    while True:
+        pending = _pending_kill.pop(me, None)
         _update_slow()
-        if _state_get(g) == _ACTIVE:
-            try:
-                _kill(g)
-            except BaseException as e:
-                _sys.unraisablehook(_Unraisable(e, g))
-    _update_slow()
+        if not pending:
+            return
+        while pending:
+            _kill_quietly(pending.pop())
+
+
+def _kill_quietly(g):
+    if _state_get(g) == _ACTIVE:
+        try:
+            _kill(g)
+        except BaseException as e:
+            _sys.unraisablehook(_Unraisable(e, g))
+
+
+def _end_thread():
+    """A thread entry's last code: kill the greenlets its thread leaves suspended
+    (greenlet frees them with the thread; issues 251/252), queued ones first."""
+    if _pending_kill:
+        _kill_pending()
+    for _ in range(2):  # a greenlet may survive one kill by switching away
+        suspended = _gw.ending_thread_greenlets()
+        if not suspended:
+            break
+        for g in suspended:
+            _kill_quietly(g)
+        del suspended, g
+        if _pending_kill:
+            _kill_pending()
 
 
 class _Unraisable:
@@ -508,7 +541,13 @@ def _thread_main(token, fn, args, kwargs, with_loop):
     (not green threads: `with_loop` false)."""
     _THREAD.set(token)
     if not with_loop:
-        return fn(*args, **(kwargs or {}))
+        # A green thread: make its thread-local key now, so that the greenlets it
+        # starts share its threading.local data (they copy it at their start).
+        _thread._local().__dict__
+        try:
+            return fn(*args, **(kwargs or {}))
+        finally:
+            _end_thread()
     import asyncio.events
     try:
         loop = asyncio.events.get_event_loop_policy().get_event_loop()
@@ -519,7 +558,10 @@ def _thread_main(token, fn, args, kwargs, with_loop):
     try:
         return fn(*args, **(kwargs or {}))
     finally:
-        asyncio.events._set_running_loop(None)
+        try:
+            _end_thread()
+        finally:
+            asyncio.events._set_running_loop(None)
 
 
 def settrace(callback):
@@ -536,7 +578,7 @@ def gettrace():
 def get_pending_cleanup_count():
     if _pending_kill and _gw.can_switch():
         _kill_pending()
-    return len(_pending_kill)
+    return sum(len(q) for q in _pending_kill.values())
 
 
 def get_total_main_greenlets():
@@ -549,6 +591,10 @@ def get_clocks_used_doing_optional_cleanup():
 
 def enable_optional_cleanup(flag):
     pass
+
+
+CLOCKS_PER_SEC = 1000000
+set_thread_local = _gw.set_thread_local
 
 
 _gw.init(_on_finish, _switch_slow, error, _make_main, _thread_main, _THREAD, greenlet, _kill_pending)
