@@ -152,7 +152,7 @@ export class GreenletHost {
   newThread(token = this.nextToken++): GreenThread {
     const switcher = new Switcher<ContData>(this.switchHost, null as unknown as ContData);
     switcher.close(); // greenlet threads use adopted/created continuations only
-    const t: GreenThread = { token, switcher, mainObj: 0, instances: new Set(), lastMain: null, hooks: null, greenlets: new Set() };
+    const t: GreenThread = { token, switcher, mainObj: 0, instances: new Set(), lastMain: null, hooks: null };
     this.threads.set(token, t);
     return t;
   }
@@ -576,24 +576,6 @@ export class GreenletHost {
   /** Unmap `c`'s object. Objects die and addresses are reused, so only if it still maps to `c`. */
   private unmap(c: Cont): void {
     if (this.byObj.get(c.data.obj) === c) this.byObj.delete(c.data.obj);
-    c.data.thread.greenlets.delete(c);
-  }
-
-  /**
-   * The suspended greenlets of the running thread entry's thread, for
-   * `_thread_main` to kill as the thread ends; none while another stack of the
-   * thread (a Pyodide task that inherited its token) still runs or waits,
-   * since its greenlets may be resumed from there.
-   */
-  endingThreadGreenlets(): number[] {
-    const me = this.currentCont();
-    const t = me.data.thread;
-    for (const inst of t.instances) {
-      if (inst !== me && inst.state !== "finished" && (inst.region !== null || this.instances.alive(inst))) return [];
-    }
-    const objs: number[] = [];
-    for (const c of t.greenlets) if (c.state === "suspended" && c.data.obj) objs.push(c.data.obj);
-    return objs;
   }
 
   forget(c: Cont): void {
@@ -624,7 +606,6 @@ export class GreenletHost {
     // happens to be current when the engine starts it).
     c.data.inherited = this.inheritable(this.m._PyThreadState_Get());
     this.byObj.set(obj, c);
-    thread.greenlets.add(c);
     return c;
   }
 

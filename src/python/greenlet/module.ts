@@ -37,7 +37,6 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
     },
     thread: () => api.long(host.threadToken()),
     thread_alive: (_s, a) => api.bool(host.threads.has(api.asLong(api.arg(a, 0)))),
-    ending_thread_greenlets: () => api.tuple(host.endingThreadGreenlets().map((o) => api.newRef(o))),
     set_thread_local: (_s, a, n) => {
       // greenlet._greenlet.set_thread_local(key, value): an item of the thread state's dict.
       if (n !== 2) return api.raise(api.typeError, "set_thread_local takes 2 arguments");

@@ -14,8 +14,6 @@ export interface GreenThread {
   lastMain: Cont | null;
   /** Profile/trace functions of the stack that parked last, for the next one to resume (hooks.ts). */
   hooks: HookSnapshot | null;
-  /** This thread's greenlet continuations, started and not finished (see GreenletHost.unmap). */
-  readonly greenlets: Set<Cont>;
 }
 
 export interface ContData {

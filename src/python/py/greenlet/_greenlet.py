@@ -496,19 +496,11 @@ def _kill_quietly(g):
 
 
 def _end_thread():
-    """A thread entry's last code: kill the greenlets its thread leaves suspended
-    (greenlet frees them with the thread; issues 251/252), queued ones first."""
+    """A thread entry's last code: kill the greenlets queued for its thread.
+    Like greenlet, greenlets it leaves suspended that are still referenced are
+    not raised into; they can never run again (switching to them is refused)."""
     if _pending_kill:
         _kill_pending()
-    for _ in range(2):  # a greenlet may survive one kill by switching away
-        suspended = _gw.ending_thread_greenlets()
-        if not suspended:
-            break
-        for g in suspended:
-            _kill_quietly(g)
-        del suspended, g
-        if _pending_kill:
-            _kill_pending()
 
 
 class _Unraisable:
