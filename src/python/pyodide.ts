@@ -175,6 +175,11 @@ export interface PyodideInternals {
   /** Pyodide's flag: true when the running wasm stack may suspend (a promising entry, no JS frame in between). */
   validSuspender: { value: boolean };
   _PyRun_SimpleString(code: number): number;
+  /** Set the current thread state's profile / trace function (func: a Py_tracefunc table index or 0). */
+  _PyEval_SetProfile(func: number, obj: number): void;
+  _PyEval_SetTrace(func: number, obj: number): void;
+  _PyThreadState_EnterTracing(tstate: number): void;
+  _PyThreadState_LeaveTracing(tstate: number): void;
   __PyThreadState_GetDict(tstate: number): number;
   _PyThreadState_GetID(tstate: number): bigint;
   _PyThreadState_GetFrame(tstate: number): number;
@@ -182,6 +187,7 @@ export interface PyodideInternals {
   _PyThreadState_Next(tstate: number): number;
   _PyEval_GetBuiltins(): number;
   _PyDict_GetItemString(dict: number, key: number): number;
+  _PyDict_SetItem(dict: number, key: number, value: number): number;
   _PyObject_CallOneArg(callable: number, arg: number): number;
   _PyErr_Print(): void;
   _PyErr_Occurred(): number;
@@ -260,6 +266,7 @@ const REQUIRED_FUNCTIONS = [
   "_PyErr_GetRaisedException", "_PyErr_SetString", "_PyTuple_New", "_PyTuple_GetItem", "_PyTuple_Size", "_PyList_AsTuple", "_PyType_IsSubtype", "PyProxy_getPtr", "_PyTuple_SetItem",
   "_PyBool_FromLong", "_PyLong_FromLong", "_PyLong_AsLong", "_PyLong_AsUnsignedLong", "_PyDescr_NewMethod", "_PyObject_SetAttrString",
   "_PyObject_Vectorcall", "_PyErr_SetRaisedException", "_PyErr_Clear", "_PyContextVar_Get",
+  "_PyDict_SetItem", "_PyEval_SetProfile", "_PyEval_SetTrace", "_PyThreadState_EnterTracing", "_PyThreadState_LeaveTracing",
   "promisingApply", "_PyFloat_AsDouble", "_JsProxy_Check", "_JsProxy_Val", "_js2python", "handle_js_error",
 ] as const;
 

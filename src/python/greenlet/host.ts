@@ -11,6 +11,7 @@ import { buildTrampolines } from "./trampoline.ts";
 import type { Trampolines } from "./trampoline.ts";
 import { installBuiltins, installMethod } from "./builtins.ts";
 import { PyApi } from "./pyapi.ts";
+import { ThreadHooks } from "./hooks.ts";
 import { moduleBuiltins } from "./module.ts";
 import type { ContData, Cont, GreenThread } from "./types.ts";
 
@@ -64,6 +65,8 @@ export class GreenletHost {
   /** Which continuation each thread state belongs to; main instances (see instances.ts). */
   readonly instances: Instances;
   readonly tramp: Trampolines;
+  /** sys.setprofile / sys.settrace handed along within a thread (see hooks.ts). */
+  readonly hooks: ThreadHooks;
   private readonly switchHost: SwitchHost<ContData>;
   private nextToken = 1;
   private immediateValue = 0;
@@ -93,6 +96,7 @@ export class GreenletHost {
     this.stackSize = checkSize("stackSize", opts.stackSize ?? DEFAULT_GREENLET_STACK_SIZE);
     this.threadStackSize = checkSize("threadStackSize", opts.threadStackSize ?? DEFAULT_THREAD_STACK_SIZE);
     this.emptyTuple = m._PyTuple_New(0);
+    this.hooks = new ThreadHooks(m, layout);
     this.switchHost = {
       getSp: () => m.stackSave(),
       setSp: (sp) => m.stackRestore(sp),
@@ -111,7 +115,10 @@ export class GreenletHost {
       slowFn: () => this.py.slowSwitch,
       slowArgs: (s, a, n, k) => this.slowArgs(s, a, n, k),
       slowDone: (v) => this.slowDone(v),
-      killFn: () => this.py.killPending,
+      killFn: () => {
+        this.enterTracing();
+        return this.py.killPending;
+      },
       emptyTuple: () => this.emptyTuple,
       killDone: (r) => this.killDone(r),
       killFlag: this.killFlag,
@@ -145,7 +152,7 @@ export class GreenletHost {
   newThread(token = this.nextToken++): GreenThread {
     const switcher = new Switcher<ContData>(this.switchHost, null as unknown as ContData);
     switcher.close(); // greenlet threads use adopted/created continuations only
-    const t: GreenThread = { token, switcher, mainObj: 0, instances: new Set(), lastMain: null };
+    const t: GreenThread = { token, switcher, mainObj: 0, instances: new Set(), lastMain: null, hooks: null };
     this.threads.set(token, t);
     return t;
   }
@@ -153,7 +160,7 @@ export class GreenletHost {
   data(kind: "main" | "greenlet", thread: GreenThread, tstate: number): ContData {
     return {
       kind, thread, tstate, tstateId: 0n, obj: 0, stackState: null, startPayload: 0, block: 0,
-      mainInst: null, throwing: false, pendingContext: 0, outcome: null, isolated: false,
+      mainInst: null, throwing: false, pendingContext: 0, outcome: null, isolated: false, inherited: null,
     };
   }
 
@@ -166,6 +173,21 @@ export class GreenletHost {
   threadToken(): number {
     return this.instances.threadToken();
   }
+
+  /**
+   * Mark a finished thread's main greenlet dead. Cross-language contract with
+   * _greenlet.py: the `_gr_state` slot, `_DEAD` = 2. Done as a plain slot store
+   * (no Python frame runs): this is called from JS after the thread's stack ended.
+   */
+  markDead(mainObj: number): void {
+    const m = this.m;
+    if (!this.deadName) this.deadName = m.stringToNewUTF8("_gr_state");
+    const two = this.api.long(2);
+    if (m._PyObject_SetAttrString(mainObj, this.deadName, two) !== 0) m._PyErr_Print();
+    this.api.decref(two);
+  }
+
+  private deadName = 0;
 
   /** The thread's main greenlet object, created by Python on first use (new reference). */
   mainObject(thread: GreenThread): number {
@@ -225,6 +247,7 @@ export class GreenletHost {
   private slowArgs(self: number, args: number, nargsf: number, kwnames: number): number {
     self >>>= 0;
     args >>>= 0;
+    this.enterTracing();
     const H = this.m.HEAPU32;
     if (H[(args >>> 2) - 1] === self) return args - 4;
     const n = (nargsf & 0x7fffffff) + (kwnames ? this.m._PyTuple_Size(kwnames) : 0);
@@ -236,12 +259,29 @@ export class GreenletHost {
   }
 
   private killDone(r: number): void {
+    this.leaveTracing();
     if (r) this.api.decref(r);
     else this.m._PyErr_Print();
   }
 
   private slowDone(v: number): void {
+    this.leaveTracing();
     if (this.scratch.delete(v)) this.m._free(v);
+  }
+
+  /**
+   * greenlet's own Python (the slow switch path, _on_finish, _kill_pending)
+   * runs with the thread state's tracing counter raised, as native greenlet
+   * runs its C code and its settrace callback: profilers, tracers and
+   * sys.monitoring tools do not see it. Each enter is left on the same stack,
+   * hence the same thread state.
+   */
+  private enterTracing(): void {
+    this.m._PyThreadState_EnterTracing(this.m._PyThreadState_Get());
+  }
+
+  private leaveTracing(): void {
+    this.m._PyThreadState_LeaveTracing(this.m._PyThreadState_Get());
   }
 
   private readonly scratch = new Set<number>();
@@ -317,12 +357,40 @@ export class GreenletHost {
     // A main instance's object is owned by its thread for the thread's life.
     if (c.data.kind === "greenlet" && c.data.obj) this.api.release(c.data.obj);
     this.loopHint = m.HEAPU32[(c.data.tstate + this.layout.runningLoop) >>> 2]!;
-    if (c.data.kind === "main") c.data.thread.lastMain = c;
+    const t = c.data.thread;
+    if (t.hooks !== null || this.hooks.has(c.data.tstate)) this.parkHooks(t, c.data.tstate);
+    if (c.data.kind === "main") t.lastMain = c;
     if (!c.region) c.data.stackState = new m.StackState();
     const ts = m._captureThreadState();
     if (!ts) throw new SwitchError("greenlet: no Pyodide task to hand control back to");
     c.data.tstate = ts;
     this.running.leave();
+  }
+
+  /**
+   * The parking stack's profile/trace functions move (taken off its thread
+   * state, still the current one) to the thread's next resumed stack (hooks.ts).
+   */
+  private parkHooks(t: GreenThread, ts: number): void {
+    const old = t.hooks;
+    this.api.withoutSwitching(() => {
+      t.hooks = this.hooks.has(ts) ? this.hooks.take(ts) : null;
+      if (old) this.hooks.release(old);
+    });
+  }
+
+  /** A thread ended: nothing resumes to take the functions its last stack had. */
+  dropHooks(t: GreenThread): void {
+    const old = t.hooks;
+    t.hooks = null;
+    if (old) this.api.withoutSwitching(() => this.hooks.release(old));
+  }
+
+  private unparkHooks(c: Cont): void {
+    const t = c.data.thread;
+    const s = t.hooks;
+    t.hooks = null;
+    this.api.withoutSwitching(() => this.hooks.apply(c.data.tstate, s));
   }
 
   private unpark(c: Cont): void {
@@ -334,6 +402,7 @@ export class GreenletHost {
     m._restoreThreadState(c.data.tstate);
     m.validSuspender.value = true;
     this.running.enter(c);
+    if (c.data.thread.hooks !== null || this.hooks.has(c.data.tstate)) this.unparkHooks(c);
     if (c.data.kind === "greenlet") {
       this.shareRunningLoop(c);
       if (c.data.obj) this.api.retain(c.data.obj);
@@ -358,7 +427,17 @@ export class GreenletHost {
     if (!ts) throw new SwitchError("greenlet: cannot allocate a thread state");
     const region = c.region!;
     m._PyUnstable_ThreadState_SetStackProtection(ts, region.base, region.top - region.base);
-    if (!c.data.isolated) this.inheritThreadState(ts, m._PyThreadState_Get());
+    const inherited = c.data.inherited;
+    if (inherited) {
+      // A greenlet: its creator's thread dict and thread-locals (references move in).
+      const { dict, localKey, localSentinel } = this.layout;
+      [dict, localKey, localSentinel].forEach((off, i) => (m.HEAPU32[(ts + off) >>> 2] = inherited[i]!));
+      c.data.inherited = null;
+    } else if (!c.data.isolated) {
+      this.inheritThreadState(ts, m._PyThreadState_Get());
+    } else {
+      m.__PyThreadState_GetDict(ts); // a green thread's own dict, made now so its greenlets share it
+    }
     c.data.tstate = ts;
     c.data.tstateId = this.instances.readId(ts);
     if (c.data.pendingContext) {
@@ -367,6 +446,20 @@ export class GreenletHost {
     }
     this.instances.byTstate.set(ts, c);
     return this.tramp.entry(c.id);
+  }
+
+  /**
+   * The thread dict and thread-local key/sentinel of thread state `from`
+   * (new references), for a greenlet spawned there to share at its start.
+   */
+  private inheritable(from: number): number[] {
+    const { dict, localKey, localSentinel } = this.layout;
+    const H = this.m.HEAPU32;
+    return [dict, localKey, localSentinel].map((off) => {
+      const v = H[(from + off) >>> 2]!;
+      if (v) this.api.incref(v);
+      return v;
+    });
   }
 
   /** A new stack shares its thread's dict and thread-locals; its context starts empty. */
@@ -411,9 +504,12 @@ export class GreenletHost {
     if (c.data.kind === "main") {
       c.data.outcome = raised ? { result: 0, error: outcome } : { result: outcome, error: 0 };
       c.switcher.exited(c);
+      this.dropHooks(c.data.thread);
       return 0;
     }
+    this.enterTracing();
     const decision = api.callNoSwitch(this.py.onFinish, api.tuple2(outcome, api.bool(raised)));
+    this.leaveTracing();
     let target: Cont | null = null;
     let payload = 0;
     let throwing = false;
@@ -468,6 +564,8 @@ export class GreenletHost {
     }
     if (c.data.pendingContext) this.api.decref(c.data.pendingContext);
     c.data.pendingContext = 0;
+    for (const v of c.data.inherited ?? []) if (v) this.api.decref(v);
+    c.data.inherited = null;
     if (c.data.block) {
       m._free(c.data.block);
       c.data.block = 0;
@@ -504,6 +602,9 @@ export class GreenletHost {
     const c = thread.switcher.create(this.data("greenlet", thread, 0), region.region);
     c.data.block = region.block;
     c.data.obj = obj;
+    // Spawned by the running stack, which belongs to `thread` (not the stack that
+    // happens to be current when the engine starts it).
+    c.data.inherited = this.inheritable(this.m._PyThreadState_Get());
     this.byObj.set(obj, c);
     return c;
   }

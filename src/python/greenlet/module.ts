@@ -36,6 +36,14 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
       return c.data.kind === "greenlet" ? api.newRef(c.data.obj) : host.mainObject(c.data.thread);
     },
     thread: () => api.long(host.threadToken()),
+    thread_alive: (_s, a) => api.bool(host.threads.has(api.asLong(api.arg(a, 0)))),
+    set_thread_local: (_s, a, n) => {
+      // greenlet._greenlet.set_thread_local(key, value): an item of the thread state's dict.
+      if (n !== 2) return api.raise(api.typeError, "set_thread_local takes 2 arguments");
+      const dict = m.__PyThreadState_GetDict(m._PyThreadState_Get());
+      if (!dict || m._PyDict_SetItem(dict, api.arg(a, 0), api.arg(a, 1)) !== 0) return 0;
+      return api.none();
+    },
     can_switch: () => api.bool(m.validSuspender.value),
     set_slow: (_s, a) => {
       host.slowOnly = api.isTrue(api.arg(a, 0));

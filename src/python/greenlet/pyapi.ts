@@ -42,7 +42,7 @@ export class PyApi {
     }
   }
   /** Run `f` with Pyodide's suspension flag off, so Python code it runs cannot switch under a JS frame. */
-  private withoutSwitching<R>(f: () => R): R {
+  withoutSwitching<R>(f: () => R): R {
     const vs = this.m.validSuspender;
     const saved = vs.value;
     vs.value = false;

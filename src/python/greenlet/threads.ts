@@ -64,7 +64,10 @@ export function startThread(host: GreenletHost, fn: number, args: number, kwargs
   const done = new Promise<ThreadOutcome>((resolve) => {
     c.data.onExit = (o) => {
       host.threads.delete(thread.token);
-      if (thread.mainObj) api.decref(thread.mainObj);
+      if (thread.mainObj) {
+        host.markDead(thread.mainObj); // greenlet: "(thread exited) dead"
+        api.decref(thread.mainObj);
+      }
       thread.mainObj = 0;
       resolve(o);
     };

@@ -19,6 +19,14 @@ export interface TstateLayout {
   localSentinel: number;
   /** `_PyThreadStateImpl.asyncio_running_loop`. */
   runningLoop: number;
+  /**
+   * `Py_tracefunc c_profilefunc, c_tracefunc; PyObject *c_profileobj, *c_traceobj`
+   * (sys.setprofile / sys.settrace; adjacent in `struct _ts`).
+   */
+  profileFunc: number;
+  traceFunc: number;
+  profileObj: number;
+  traceObj: number;
 }
 
 const SCAN_WORDS = 1024; // 4 KiB: larger than _PyThreadStateImpl on 3.14 wasm32
@@ -98,10 +106,45 @@ export function probeTstateLayout(m: PyodideInternals): TstateLayout {
     const runningLoop = find(new Uint32Array(SCAN_WORDS), words(m, ts), (v) => v === probeObj, "asyncio_running_loop");
     runIn(m, ts, "import asyncio, builtins\nasyncio._set_running_loop(None)\ndel builtins._greenwasm_probe");
 
-    return { dict, context, contextVer, localKey, localSentinel: localKey + 4, runningLoop };
+    const hooks = probeHooks(m, ts);
+
+    return { dict, context, contextVer, localKey, localSentinel: localKey + 4, runningLoop, ...hooks };
   } finally {
     m._PyThreadState_Clear(ts);
     m._PyThreadState_Delete(ts);
+  }
+}
+
+/**
+ * c_profileobj and c_traceobj hold the callables given to sys.setprofile and
+ * sys.settrace; the two function pointers precede them in `struct _ts`
+ * (`c_profilefunc, c_tracefunc, c_profileobj, c_traceobj`).
+ */
+function probeHooks(m: PyodideInternals, ts: number): Pick<TstateLayout, "profileFunc" | "traceFunc" | "profileObj" | "traceObj"> {
+  runIn(m, ts, "import sys, builtins\nbuiltins._greenwasm_probe_p = lambda *a: None\n" +
+    "builtins._greenwasm_probe_t = lambda *a: None\nsys.setprofile(builtins._greenwasm_probe_p)\n" +
+    "sys.settrace(builtins._greenwasm_probe_t)");
+  let cleared = false;
+  try {
+    const p = lookupBuiltin(m, ts, "_greenwasm_probe_p");
+    const t = lookupBuiltin(m, ts, "_greenwasm_probe_t");
+    const set = words(m, ts);
+    const profileObj = find(new Uint32Array(SCAN_WORDS), set, (v, _o, i) => v === p && i * 4 < PUBLIC_TSTATE_BYTES, "c_profileobj");
+    const traceObj = profileObj + 4;
+    const profileFunc = profileObj - 8;
+    const traceFunc = profileObj - 4;
+    const at = (off: number) => set[off >>> 2]!;
+    if (at(traceObj) !== t || at(profileFunc) === 0 || at(traceFunc) === 0) throw new LayoutProbeError("cannot locate PyThreadState.c_tracefunc");
+    runIn(m, ts, "import sys, builtins\nsys.settrace(None)\nsys.setprofile(None)\n" +
+      "del builtins._greenwasm_probe_p, builtins._greenwasm_probe_t");
+    cleared = true;
+    const after = words(m, ts);
+    for (const off of [profileFunc, traceFunc, profileObj, traceObj]) {
+      if (after[off >>> 2] !== 0) throw new LayoutProbeError("PyThreadState profile/trace fields not cleared by sys.setprofile(None)");
+    }
+    return { profileFunc, traceFunc, profileObj, traceObj };
+  } finally {
+    if (!cleared) runIn(m, ts, "import sys\nsys.settrace(None)\nsys.setprofile(None)");
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Continuation, Switcher } from "../../engine/index.ts";
 import type { StackStateInstance } from "../pyodide.ts";
+import type { HookSnapshot } from "./hooks.ts";
 
 /** One greenlet thread: a token, its switcher, its main greenlet and the host stacks acting as main. */
 export interface GreenThread {
@@ -11,6 +12,8 @@ export interface GreenThread {
   readonly instances: Set<Cont>;
   /** The main instance that parked most recently. */
   lastMain: Cont | null;
+  /** Profile/trace functions of the stack that parked last, for the next one to resume (hooks.ts). */
+  hooks: HookSnapshot | null;
 }
 
 export interface ContData {
@@ -39,6 +42,8 @@ export interface ContData {
   onExit?: (o: { result: number; error: number }) => void;
   /** A green thread: its own thread dict and thread-locals (see RunThreadOptions). */
   isolated: boolean;
+  /** A spawned greenlet's thread dict, thread-local key and sentinel (owned, 0 if unset), installed at start. */
+  inherited: number[] | null;
 }
 
 export type Cont = Continuation<ContData>;

@@ -11,6 +11,7 @@ Host contract (greenlets are passed as objects):
   spawn(g)          give not-yet-started greenlet g a stack in this thread
   current()         the running greenlet (a thread's main greenlet is made by _make_main)
   thread()          the current thread's token; set_slow(flag); can_switch()
+  thread_alive(t)   whether greenlet thread `t` has not finished
   get_context(g) / set_context(g, ctx); get_frame(g); discard(g); stats()
 greenlet.switch is replaced by a C-level method whose fast path (one
 positional argument, a started greenlet of this thread, no tracer) never runs
@@ -24,6 +25,7 @@ Internal state lives in slots read through their descriptors, so subclasses
 that override __getattribute__ cannot disturb it (greenlet keeps it in C).
 """
 
+import _thread
 import contextvars as _contextvars
 import sys as _sys
 import types as _types
@@ -46,9 +48,12 @@ class GreenletExit(BaseException):
 
 
 _UNSET = object()
-_NEW, _ACTIVE, _DEAD = 0, 1, 2
+_NEW, _ACTIVE, _DEAD = 0, 1, 2  # the host marks a finished thread's main greenlet _DEAD (host.ts markDead)
 _trace = None
-_pending_kill = []
+# Greenlets to kill when their thread next runs greenlet code, by thread token
+# (greenlet's per-thread "deleteme" list): collected where they could not be
+# killed at once (another thread, or a stack that cannot switch).
+_pending_kill = {}
 # Started greenlets' weak references: when one is freed (even after a kill that
 # resurrected it, whose __del__ will not run again) the host forgets it.
 _started = {}
@@ -135,6 +140,8 @@ class greenlet(_greenlet_state):
     error = error
 
     def __new__(cls, *args, **kwargs):
+        if _pending_kill and _gw.can_switch():
+            _kill_pending()  # greenlet's getcurrent() does it; ours is the host's builtin
         self = object.__new__(cls)
         _state_set(self, _NEW)
         current = getcurrent()  # greenlet's tp_new: parent defaults to the creator
@@ -251,13 +258,16 @@ class greenlet(_greenlet_state):
         state = _state_get(self)
         if state != _ACTIVE or _parent_get(self) is None:
             return
-        if _thread_get(self) != _gw.thread():
-            # A suspended greenlet of another (maybe finished) thread can never be
-            # resumed from here: release its stack and thread state.
-            _gw.discard(self)
-            return
-        if not _gw.can_switch():
-            _pending_kill.append(self)  # resurrected; killed right after the current switch
+        thread = _thread_get(self)
+        if thread != _gw.thread() or not _gw.can_switch():
+            if not _gw.thread_alive(thread):
+                # Its thread has finished (and killed what it left suspended, unless
+                # a task of the thread still ran): it can never run again.
+                _gw.discard(self)
+                return
+            # Resurrected; killed when its thread next switches, makes a greenlet
+            # or ends (at once after the current switch if it is this thread).
+            _pending_kill.setdefault(thread, []).append(self)
             _gw.set_slow(True)
             return
         _kill(self)
@@ -277,7 +287,8 @@ class greenlet(_greenlet_state):
         if state == _NEW:
             bits = "pending"
         elif state == _DEAD:
-            bits = "dead"
+            # A main greenlet dies only with its thread.
+            bits = "(thread exited) dead" if _parent_get(self) is None else "dead"
         else:
             bits = ("current" if self is getcurrent() else "suspended") + " active started"
             if _parent_get(self) is None:
@@ -339,10 +350,22 @@ def _make_exception(typ, val, tb):
 
 
 def _live(target):
-    """The nearest live greenlet at or above `target`."""
+    """The nearest live greenlet at or above `target` (or the dead main greenlet of a finished thread)."""
     while _state_get(target) == _DEAD:
-        target = _parent_get(target)
+        parent = _parent_get(target)
+        if parent is None:
+            break
+        target = parent
     return target
+
+
+def _check_thread(target, current):
+    """greenlet's check_switch_allowed: `target` must belong to the running thread."""
+    thread = _thread_get(target)
+    if thread != _thread_get(current):
+        if _gw.thread_alive(thread):
+            raise error("cannot switch to a different thread")
+        raise error("cannot switch to a different thread (which happens to have exited)")
 
 
 def _start(target, args, kwargs, throw):
@@ -350,6 +373,7 @@ def _start(target, args, kwargs, throw):
     run = target.run  # may run a subclass's __getattribute__, even switch to target
     if _state_get(target) != _NEW:
         return None
+    _check_thread(target, getcurrent())  # that code may also have given it another thread's parent
     _gw.spawn(target)
     _started[_weakref.ref(target, _forget)] = id(target)
     _state_set(target, _ACTIVE)
@@ -375,8 +399,7 @@ def _switch_to(target, args, kwargs, throw):
     if throw is not None and isinstance(throw, GreenletExit) and _state_get(target) == _DEAD:
         args, kwargs, throw = (throw,), None, None  # eaten by the dead greenlet, as a value
     target = _live(target)
-    if _thread_get(target) != _thread_get(current):
-        raise error("cannot switch to a different thread")
+    _check_thread(target, current)
     if target is current:
         if throw is not None:
             raise throw
@@ -453,15 +476,31 @@ def _kill(g):
 
 
 def _kill_pending():
-    while _pending_kill:
-        g = _pending_kill.pop()
+    """Kill the greenlets queued for the running thread."""
+    me = _gw.thread()
+    while True:
+        pending = _pending_kill.pop(me, None)
         _update_slow()
-        if _state_get(g) == _ACTIVE:
-            try:
-                _kill(g)
-            except BaseException as e:
-                _sys.unraisablehook(_Unraisable(e, g))
-    _update_slow()
+        if not pending:
+            return
+        while pending:
+            _kill_quietly(pending.pop())
+
+
+def _kill_quietly(g):
+    if _state_get(g) == _ACTIVE:
+        try:
+            _kill(g)
+        except BaseException as e:
+            _sys.unraisablehook(_Unraisable(e, g))
+
+
+def _end_thread():
+    """A thread entry's last code: kill the greenlets queued for its thread.
+    Like greenlet, greenlets it leaves suspended that are still referenced are
+    not raised into; they can never run again (switching to them is refused)."""
+    if _pending_kill:
+        _kill_pending()
 
 
 class _Unraisable:
@@ -494,7 +533,13 @@ def _thread_main(token, fn, args, kwargs, with_loop):
     (not green threads: `with_loop` false)."""
     _THREAD.set(token)
     if not with_loop:
-        return fn(*args, **(kwargs or {}))
+        # A green thread: make its thread-local key now, so that the greenlets it
+        # starts share its threading.local data (they copy it at their start).
+        _thread._local().__dict__
+        try:
+            return fn(*args, **(kwargs or {}))
+        finally:
+            _end_thread()
     import asyncio.events
     try:
         loop = asyncio.events.get_event_loop_policy().get_event_loop()
@@ -505,7 +550,10 @@ def _thread_main(token, fn, args, kwargs, with_loop):
     try:
         return fn(*args, **(kwargs or {}))
     finally:
-        asyncio.events._set_running_loop(None)
+        try:
+            _end_thread()
+        finally:
+            asyncio.events._set_running_loop(None)
 
 
 def settrace(callback):
@@ -522,7 +570,7 @@ def gettrace():
 def get_pending_cleanup_count():
     if _pending_kill and _gw.can_switch():
         _kill_pending()
-    return len(_pending_kill)
+    return sum(len(q) for q in _pending_kill.values())
 
 
 def get_total_main_greenlets():
@@ -535,6 +583,10 @@ def get_clocks_used_doing_optional_cleanup():
 
 def enable_optional_cleanup(flag):
     pass
+
+
+CLOCKS_PER_SEC = 1000000
+set_thread_local = _gw.set_thread_local
 
 
 _gw.init(_on_finish, _switch_slow, error, _make_main, _thread_main, _THREAD, greenlet, _kill_pending)
