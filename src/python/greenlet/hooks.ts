@@ -1,4 +1,5 @@
 import type { PyodideInternals } from "../pyodide.ts";
+import type { PyApi } from "./pyapi.ts";
 import type { TstateLayout } from "./tstate-layout.ts";
 
 /**
@@ -31,17 +32,23 @@ export interface HookSnapshot {
 
 export class ThreadHooks {
   readonly #m: PyodideInternals;
+  readonly #api: PyApi;
   readonly #l: TstateLayout;
+  readonly #profileFunc: number;
+  readonly #traceFunc: number;
 
-  constructor(m: PyodideInternals, layout: TstateLayout) {
-    this.#m = m;
+  constructor(api: PyApi, layout: TstateLayout) {
+    this.#m = api.m;
+    this.#api = api;
     this.#l = layout;
+    this.#profileFunc = layout.profileFunc;
+    this.#traceFunc = layout.traceFunc;
   }
 
-  /** Whether thread state `ts` has a profile or trace function (the cheap check). */
+  /** Whether thread state `ts` has a profile or trace function (the cheap check, on every switch). */
   has(ts: number): boolean {
-    const H = this.#m.HEAPU32;
-    return (H[(ts + this.#l.profileFunc) >>> 2]! | H[(ts + this.#l.traceFunc) >>> 2]!) !== 0;
+    const H = this.#api.u32;
+    return (H[(ts + this.#profileFunc) >>> 2]! | H[(ts + this.#traceFunc) >>> 2]!) !== 0;
   }
 
   /** Snapshot `ts`'s functions; the snapshot owns references to their objects. */

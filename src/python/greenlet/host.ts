@@ -96,7 +96,7 @@ export class GreenletHost {
     this.stackSize = checkSize("stackSize", opts.stackSize ?? DEFAULT_GREENLET_STACK_SIZE);
     this.threadStackSize = checkSize("threadStackSize", opts.threadStackSize ?? DEFAULT_THREAD_STACK_SIZE);
     this.emptyTuple = m._PyTuple_New(0);
-    this.hooks = new ThreadHooks(m, layout);
+    this.hooks = new ThreadHooks(this.api, layout);
     this.switchHost = {
       getSp: () => m.stackSave(),
       setSp: (sp) => m.stackRestore(sp),
@@ -229,13 +229,13 @@ export class GreenletHost {
     args >>>= 0;
     const nargs = nargsf & 0x7fffffff;
     if (this.slowOnly || kwnames !== 0 || nargs > 1 || !this.m.validSuspender.value) return 0;
-    const H = this.m.HEAPU32;
+    const H = this.api.u32;
     const from = this.currentCont();
     const target = this.resolveTarget(self, from);
     if (!target || target === from || target.state !== "suspended" || target.switcher !== from.switcher) return 0;
     // greenlet packs switch(x) as x and switch() as ().
     const value = nargs === 1 ? H[args >>> 2]! : this.emptyTuple;
-    this.api.incref(value);
+    this.api.retain(value);
     return this.transfer(from, target, value, false);
   }
 
@@ -356,7 +356,7 @@ export class GreenletHost {
     const m = this.m;
     // A main instance's object is owned by its thread for the thread's life.
     if (c.data.kind === "greenlet" && c.data.obj) this.api.release(c.data.obj);
-    this.loopHint = m.HEAPU32[(c.data.tstate + this.layout.runningLoop) >>> 2]!;
+    this.loopHint = this.api.u32[(c.data.tstate + this.layout.runningLoop) >>> 2]!;
     const t = c.data.thread;
     if (t.hooks !== null || this.hooks.has(c.data.tstate)) this.parkHooks(t, c.data.tstate);
     if (c.data.kind === "main") t.lastMain = c;
@@ -411,7 +411,7 @@ export class GreenletHost {
 
   /** A greenlet sees the running asyncio loop of the stack that switched into it (it lives in the tstate). */
   private shareRunningLoop(c: Cont): void {
-    const H = this.m.HEAPU32;
+    const H = this.api.u32;
     const slot = (c.data.tstate + this.layout.runningLoop) >>> 2;
     const have = H[slot]!;
     const want = this.loopHint;

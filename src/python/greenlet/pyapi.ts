@@ -14,6 +14,8 @@ export class PyApi {
   readonly typeError: number;
   readonly memoryError: number;
   private readonly msgBuf: { ptr: number; size: number } = { ptr: 0, size: 0 };
+  #u32: Uint32Array;
+  #i32: Int32Array;
 
   constructor(m: PyodideInternals) {
     this.m = m;
@@ -21,6 +23,23 @@ export class PyApi {
     // PyExc_* exports are addresses of `PyObject *` globals.
     this.typeError = m.HEAPU32[m._PyExc_TypeError >>> 2]!;
     this.memoryError = m.HEAPU32[m._PyExc_MemoryError >>> 2]!;
+    this.#u32 = m.HEAPU32;
+    this.#i32 = m.HEAP32;
+  }
+
+  /**
+   * `Module.HEAPU32` / `HEAP32` without a lookup on the (large, slow) Module
+   * object each time. Invariant: linear memory is not shared, so growing it
+   * detaches the old buffer and a stale view has length 0; it is then
+   * re-read from the Module, which Emscripten has updated.
+   */
+  get u32(): Uint32Array {
+    const h = this.#u32;
+    return h.length !== 0 ? h : (this.#u32 = this.m.HEAPU32);
+  }
+  get i32(): Int32Array {
+    const h = this.#i32;
+    return h.length !== 0 ? h : (this.#i32 = this.m.HEAP32);
   }
 
   incref(p: number): void {
@@ -59,14 +78,14 @@ export class PyApi {
    * huge counts and take the C path.
    */
   retain(p: number): void {
-    const H = this.m.HEAP32;
+    const H = this.i32;
     const rc = H[p >>> 2]!;
     if (rc > 0 && rc < MORTAL_LIMIT) H[p >>> 2] = rc + 1;
     else this.m._Py_IncRef(p);
   }
   /** Drop a reference; if it is the last, deallocate with switching disabled (see decrefNoSwitch). */
   release(p: number): void {
-    const H = this.m.HEAP32;
+    const H = this.i32;
     const rc = H[p >>> 2]!;
     if (rc > 1 && rc < MORTAL_LIMIT) H[p >>> 2] = rc - 1;
     else this.decrefNoSwitch(p);
@@ -96,7 +115,7 @@ export class PyApi {
   }
   /** The i-th argument of a METH_FASTCALL call (borrowed). */
   arg(args: number, i: number): number {
-    return this.m.HEAPU32[(args >>> 2) + i]!;
+    return this.u32[(args >>> 2) + i]!;
   }
   /** New tuples; they steal the references passed in. */
   tuple1(a: number): number {
