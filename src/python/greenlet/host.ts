@@ -12,6 +12,7 @@ import type { Trampolines } from "./trampoline.ts";
 import { installBuiltins, installMethod } from "./builtins.ts";
 import { PyApi } from "./pyapi.ts";
 import { ThreadHooks } from "./hooks.ts";
+import { Lifecycle } from "./lifecycle.ts";
 import { moduleBuiltins } from "./module.ts";
 import type { ContData, Cont, GreenThread } from "./types.ts";
 
@@ -67,6 +68,7 @@ export class GreenletHost {
   readonly tramp: Trampolines;
   /** sys.setprofile / sys.settrace handed along within a thread (see hooks.ts). */
   readonly hooks: ThreadHooks;
+  readonly life: Lifecycle;
   private readonly switchHost: SwitchHost<ContData>;
   private nextToken = 1;
   private immediateValue = 0;
@@ -97,13 +99,14 @@ export class GreenletHost {
     this.threadStackSize = checkSize("threadStackSize", opts.threadStackSize ?? DEFAULT_THREAD_STACK_SIZE);
     this.emptyTuple = m._PyTuple_New(0);
     this.hooks = new ThreadHooks(this.api, layout);
+    this.life = new Lifecycle(this);
     this.switchHost = {
       getSp: () => m.stackSave(),
       setSp: (sp) => m.stackRestore(sp),
       park: (c) => this.park(c),
       unpark: (c) => this.unpark(c),
-      start: (c) => this.start(c),
-      settled: (c, e) => this.settled(c, e),
+      start: (c) => this.life.start(c),
+      settled: (c, e) => this.life.settled(c, e),
     };
     this.newThread(0);
     this.running = new RunningStack(m);
@@ -124,10 +127,10 @@ export class GreenletHost {
       killFlag: this.killFlag,
       after: (id) => this.after(id),
       immediate: () => this.immediateValue,
-      enter: (id) => this.enter(id),
-      startArgs: (id) => this.startItem(id, 1),
-      startKwargs: (id) => this.startItem(id, 2),
-      leave: (id, r) => this.leave(id, r),
+      enter: (id) => this.life.enter(id),
+      startArgs: (id) => this.life.startItem(id, 1),
+      startKwargs: (id) => this.life.startItem(id, 2),
+      leave: (id, r) => this.life.leave(id, r),
       call: m._PyObject_Call,
       vectorcall: m._PyObject_Vectorcall,
       builtins: moduleBuiltins(this),
@@ -216,7 +219,7 @@ export class GreenletHost {
   }
 
   /** `target` joins the activity of the main instance `from` works for. */
-  private join(from: Cont, target: Cont): void {
+  join(from: Cont, target: Cont): void {
     if (target.data.kind === "greenlet") target.data.mainInst = from.data.kind === "main" ? from : from.data.mainInst;
   }
 
@@ -276,11 +279,11 @@ export class GreenletHost {
    * sys.monitoring tools do not see it. Each enter is left on the same stack,
    * hence the same thread state.
    */
-  private enterTracing(): void {
+  enterTracing(): void {
     this.m._PyThreadState_EnterTracing(this.m._PyThreadState_Get());
   }
 
-  private leaveTracing(): void {
+  leaveTracing(): void {
     this.m._PyThreadState_LeaveTracing(this.m._PyThreadState_Get());
   }
 
@@ -421,160 +424,13 @@ export class GreenletHost {
     if (have) this.api.decref(have);
   }
 
-  private start(c: Cont): Promise<number> {
-    const m = this.m;
-    const ts = m._PyThreadState_New(this.instances.interp);
-    if (!ts) throw new SwitchError("greenlet: cannot allocate a thread state");
-    const region = c.region!;
-    m._PyUnstable_ThreadState_SetStackProtection(ts, region.base, region.top - region.base);
-    const inherited = c.data.inherited;
-    if (inherited) {
-      // A greenlet: its creator's thread dict and thread-locals (references move in).
-      const { dict, localKey, localSentinel } = this.layout;
-      [dict, localKey, localSentinel].forEach((off, i) => (m.HEAPU32[(ts + off) >>> 2] = inherited[i]!));
-      c.data.inherited = null;
-    } else if (!c.data.isolated) {
-      this.inheritThreadState(ts, m._PyThreadState_Get());
-    } else {
-      m.__PyThreadState_GetDict(ts); // a green thread's own dict, made now so its greenlets share it
-    }
-    c.data.tstate = ts;
-    c.data.tstateId = this.instances.readId(ts);
-    if (c.data.pendingContext) {
-      this.m.HEAPU32[(ts + this.layout.context) >>> 2] = c.data.pendingContext; // reference moves in
-      c.data.pendingContext = 0;
-    }
-    this.instances.byTstate.set(ts, c);
-    return this.tramp.entry(c.id);
-  }
-
-  /**
-   * The thread dict and thread-local key/sentinel of thread state `from`
-   * (new references), for a greenlet spawned there to share at its start.
-   */
-  private inheritable(from: number): number[] {
-    const { dict, localKey, localSentinel } = this.layout;
-    const H = this.m.HEAPU32;
-    return [dict, localKey, localSentinel].map((off) => {
-      const v = H[(from + off) >>> 2]!;
-      if (v) this.api.incref(v);
-      return v;
-    });
-  }
-
-  /** A new stack shares its thread's dict and thread-locals; its context starts empty. */
-  private inheritThreadState(ts: number, from: number): void {
-    const { dict, localKey, localSentinel } = this.layout;
-    const H = this.m.HEAPU32;
-    for (const off of [dict, localKey, localSentinel]) {
-      const v = H[(from + off) >>> 2]!;
-      if (v) this.api.incref(v);
-      H[(ts + off) >>> 2] = v;
-    }
-  }
-
-  /** The start payload is the tuple (run, args, kwargs-or-None), owned until `leave`. */
-  private enter(id: number): number {
-    const c = continuationById<ContData>(id);
-    c.data.startPayload = c.switcher.entered(c);
-    return this.startItem(id, 0);
-  }
-
-  private startItem(id: number, i: number): number {
-    const p = continuationById<ContData>(id).data.startPayload;
-    const item = this.m._PyTuple_GetItem(p, i);
-    return item === this.api.none_ptr ? 0 : item;
-  }
-
-  /**
-   * A continuation's `run` returned (result) or raised (result 0). A thread
-   * entry just records the outcome. A greenlet asks Python's
-   * `_on_finish(outcome, raised)` where control goes — it returns
-   * (target, payload, throwing) and runs with switching disabled (a JS frame
-   * is on the stack here).
-   */
-  private leave(id: number, result: number): number {
-    const c = continuationById<ContData>(id);
-    const api = this.api;
-    const m = this.m;
-    const raised = result === 0;
-    const outcome = raised ? m._PyErr_GetRaisedException() : result;
-    if (c.data.startPayload) api.decref(c.data.startPayload);
-    c.data.startPayload = 0;
-    if (c.data.kind === "main") {
-      c.data.outcome = raised ? { result: 0, error: outcome } : { result: outcome, error: 0 };
-      c.switcher.exited(c);
-      this.dropHooks(c.data.thread);
-      return 0;
-    }
-    this.enterTracing();
-    const decision = api.callNoSwitch(this.py.onFinish, api.tuple2(outcome, api.bool(raised)));
-    this.leaveTracing();
-    let target: Cont | null = null;
-    let payload = 0;
-    let throwing = false;
-    if (decision) {
-      target = this.resolveTarget(m._PyTuple_GetItem(decision, 0) >>> 0, c);
-      payload = api.newRef(m._PyTuple_GetItem(decision, 1));
-      throwing = api.isTrue(m._PyTuple_GetItem(decision, 2));
-      api.decref(decision);
-    } else {
-      payload = m._PyErr_GetRaisedException();
-      throwing = true;
-    }
-    if (!target || (target.state !== "new" && target.state !== "suspended")) {
-      // Nowhere legitimate to go: wake the thread's last main instance with the error.
-      target = c.data.thread.lastMain;
-      if (!target || target.state !== "suspended") throw new SwitchError("greenlet finished with no live parent to resume");
-    }
-    this.unmap(c);
-    this.join(c, target);
-    target.data.throwing = throwing;
-    c.switcher.finishFrom(c, target, payload);
-    c.switcher.exited(c);
-    return 0;
-  }
-
-  private settled(c: Cont, error: unknown): void {
-    if (error !== undefined) {
-      console.error(`greenlet: a stack failed: ${String((error as Error)?.stack ?? error)}`);
-      if (c.data.kind === "greenlet") {
-        const main = c.data.thread.lastMain;
-        if (main?.state === "suspended") main.switcher.recover(main, 0);
-      } else if (!c.data.outcome) {
-        c.data.outcome = { result: 0, error: 0 };
-      }
-    }
-    this.destroy(c);
-    if (c.data.kind === "main") c.data.onExit?.(c.data.outcome ?? { result: 0, error: 0 });
-  }
-
+  /** Free everything `c` holds (see lifecycle.ts). */
   destroy(c: Cont): void {
-    const m = this.m;
-    if (c.state !== "finished") c.switcher.discard(c);
-    if (c.data.kind === "greenlet") this.unmap(c);
-    else c.data.thread.instances.delete(c);
-    if (c.data.thread.lastMain === c) c.data.thread.lastMain = null;
-    this.running.forget(c);
-    if (c.data.tstate && this.instances.byTstate.get(c.data.tstate) === c) {
-      this.instances.byTstate.delete(c.data.tstate);
-      m._PyThreadState_Clear(c.data.tstate);
-      m._PyThreadState_Delete(c.data.tstate);
-      c.data.tstate = 0;
-    }
-    if (c.data.pendingContext) this.api.decref(c.data.pendingContext);
-    c.data.pendingContext = 0;
-    for (const v of c.data.inherited ?? []) if (v) this.api.decref(v);
-    c.data.inherited = null;
-    if (c.data.block) {
-      m._free(c.data.block);
-      c.data.block = 0;
-    }
+    this.life.destroy(c);
   }
 
-  /** A greenlet object was freed while its continuation lives on: unmap it, count it as leaked. */
   /** Unmap `c`'s object. Objects die and addresses are reused, so only if it still maps to `c`. */
-  private unmap(c: Cont): void {
+  unmap(c: Cont): void {
     if (this.byObj.get(c.data.obj) === c) this.byObj.delete(c.data.obj);
   }
 
@@ -604,7 +460,7 @@ export class GreenletHost {
     c.data.obj = obj;
     // Spawned by the running stack, which belongs to `thread` (not the stack that
     // happens to be current when the engine starts it).
-    c.data.inherited = this.inheritable(this.m._PyThreadState_Get());
+    c.data.inherited = this.life.inheritable(this.m._PyThreadState_Get());
     this.byObj.set(obj, c);
     return c;
   }
