@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRuntime, type Runtime } from '../src/python/index.ts';
+import { jspiPingPongRoundTrip } from './jspi-floor.ts';
 import { median, NATIVE_PYTHON, nativePythonJSON, nativePythonVersion, ROOT, sh, type Bench, type Row } from './lib.ts';
 
 const ROUNDS = 200_000;
@@ -161,6 +162,7 @@ const bench: Bench = {
     for (let i = 0; i < ctx.warmup + ctx.runs; i++) {
       const n = nativePythonJSON<Record<string, number>>(ROUNDTRIP);
       const o = await runOurs(rt, text, ROUNDTRIP);
+      o['jspi'] = await jspiPingPongRoundTrip(ROUNDS);
       if (i >= ctx.warmup) {
         native.push(n);
         ours.push(o);
@@ -178,6 +180,15 @@ const bench: Bench = {
         ...(key === 'floor' ? { note: 'not a switch: the same timing loop around a trivial C call; the part of each round trip that is interpreter speed (Pyodide vs native CPython)' } : {}),
       });
     }
+    rows.push({
+      metric: 'round trip, JSPI floor: two bare wasm stacks ping-pong (no Python)',
+      unit: 'µs',
+      better: 'lower',
+      ours: median(ours.map((s) => s['jspi']!)),
+      peer,
+      peerValue: median(native.map((s) => s['arg']!)),
+      note: 'bench/jspi-floor.ts: the suspend/resume every greenwasm switch rests on, with nothing else; any JSPI greenlet costs at least this plus the interpreter',
+    });
 
     ctx.log(`memory: ${MEM_N} suspended greenlets`);
     const nativeMem = nativePythonJSON<{ per: number }>(MEMORY(NATIVE_USED)).per;
