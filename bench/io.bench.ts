@@ -8,6 +8,9 @@
 //                               peer: native CPython OS threads (Debian python3), same script.
 //   Queue round trip            µs per put+get round trip between two threads through two
 //                               queue.Queue objects. Same peers as above.
+//   asyncio step                µs per `await asyncio.sleep(0)` inside `asyncio.run` (a loop of
+//                               ASYNCIO_N steps timed inside Python). ours: a runtime's default
+//                               loop (Pyodide's WebLoop); peer: native CPython's asyncio.
 //   TCP echo round trip         see bench/io-net.ts (ours vs native python3 client and vs
 //                               Pyodide's useNodeSockFS, same native echo server).
 
@@ -53,9 +56,19 @@ q1.put(None); t.join()
 print(json.dumps({"event": event_us, "queue": queue_us}))
 `;
 
+const ASYNCIO_STEP = `
+import asyncio, json, time
+async def main():
+    for _ in range(200): await asyncio.sleep(0)
+    t0 = time.perf_counter()
+    for _ in range(2000): await asyncio.sleep(0)
+    return (time.perf_counter() - t0) / 2000 * 1e6
+print(json.dumps({"us": asyncio.run(main())}))
+`;
+
 const bench: Bench = {
   name: 'io',
-  description: 'run_sync of a settled promise vs pyodide.ffi.run_sync; thread switch and queue round trip: green threads vs native threads; TCP echo round trip vs native and useNodeSockFS',
+  description: 'run_sync of a settled promise vs pyodide.ffi.run_sync; thread switch and queue round trip: green threads vs native threads; asyncio step vs native; TCP echo round trip vs native and useNodeSockFS',
   async run(ctx) {
     let text = '';
     const sink = (b: Uint8Array) => void (text += new TextDecoder().decode(b));
@@ -66,13 +79,15 @@ const bench: Bench = {
       if (exit !== 0) throw new Error(`greenwasm run exited ${exit}: ${text}`);
       return JSON.parse(text.trim().split('\n').pop()!) as Record<string, number>;
     };
-    const ours: Record<string, number[]> = { runSync: [], pyodideRunSync: [], event: [], queue: [] };
-    const native: Record<string, number[]> = { event: [], queue: [] };
+    const ours: Record<string, number[]> = { runSync: [], pyodideRunSync: [], event: [], queue: [], step: [] };
+    const native: Record<string, number[]> = { event: [], queue: [], step: [] };
     for (let i = 0; i < ctx.warmup + ctx.runs; i++) {
       const o = (await py(RUN_SYNC('ours', 100_000)))['us']!;
       const p = (await py(RUN_SYNC('pyodide', 2_000)))['us']!;
       const pp = await py(PING_PONG);
       const n = nativePythonJSON<Record<string, number>>(PING_PONG);
+      const step = (await py(ASYNCIO_STEP))['us']!;
+      const nativeStep = nativePythonJSON<Record<string, number>>(ASYNCIO_STEP)['us']!;
       ctx.log(`  sample ${i}: run_sync ours ${o.toFixed(2)} µs, pyodide ${p.toFixed(1)} µs; event ours ${pp['event']!.toFixed(2)} native ${n['event']!.toFixed(2)} µs; queue ours ${pp['queue']!.toFixed(2)} native ${n['queue']!.toFixed(2)} µs`);
       if (i < ctx.warmup) continue;
       ours.runSync!.push(o);
@@ -81,6 +96,8 @@ const bench: Bench = {
       ours.queue!.push(pp['queue']!);
       native.event!.push(n['event']!);
       native.queue!.push(n['queue']!);
+      ours.step!.push(step);
+      native.step!.push(nativeStep);
     }
     await rt.close();
     const nativePeer = `CPython ${nativePythonVersion()} native OS threads`;
@@ -88,6 +105,7 @@ const bench: Bench = {
       { metric: 'run_sync of a settled JS promise', unit: 'µs', better: 'lower', ours: median(ours.runSync!), peer: 'pyodide.ffi.run_sync (same runtime)', peerValue: median(ours.pyodideRunSync!) },
       { metric: 'thread switch via threading.Event ping-pong', unit: 'µs', better: 'lower', ours: median(ours.event!), peer: nativePeer, peerValue: median(native.event!), note: 'ours: green threads (cooperative, one JSPI stack each)' },
       { metric: 'queue.Queue round trip between two threads', unit: 'µs', better: 'lower', ours: median(ours.queue!), peer: nativePeer, peerValue: median(native.queue!) },
+      { metric: 'asyncio step: await asyncio.sleep(0) in asyncio.run', unit: 'µs', better: 'lower', ours: median(ours.step!), peer: `CPython ${nativePythonVersion()} native asyncio`, peerValue: median(native.step!), note: "ours: Pyodide's WebLoop, one JS callback per step (served ASGI apps use greenwasm's batched loop instead)" },
     ];
     rows.push(...(await tcpEchoRows(ctx)));
     return rows;
