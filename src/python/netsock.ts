@@ -359,28 +359,20 @@ export class TcpSocket {
     }
   }
 
-  /** Whether send() has its answer now (accepted or an errno) rather than waiting for buffer space or the connection. */
-  canSendNow(blocking: boolean): boolean {
-    if (!blocking) return true;
-    if (this.#state === "connecting") return false;
-    const conn = this.#conn;
-    return this.#state !== "connected" || !!this.#werr || !conn || !conn.writable || conn.writableLength < HIGH_WATER;
-  }
-
   /**
    * send() without waiting: bytes accepted (all of `data`, queued in Node like
-   * a kernel send buffer) or -errno; undefined when it must wait. `data` must
-   * not be a view of linear memory.
+   * a kernel send buffer) or -errno; undefined when a blocking send must wait
+   * (still connecting, or Node's buffer is full). `data` must not be a view of
+   * linear memory.
    */
   sendNow(data: Uint8Array, blocking: boolean): number | undefined {
     const e = this.#ctx.e;
-    if (!this.canSendNow(blocking)) return undefined;
-    if (this.#state === "connecting") return -e.EAGAIN; // non-blocking
+    if (this.#state === "connecting") return blocking ? undefined : -e.EAGAIN;
     if (this.#state !== "connected") return -(this.#state === "closed" ? e.EBADF : e.ENOTCONN);
     const conn = this.#conn;
     if (this.#werr) return -this.#werr;
     if (!conn || !conn.writable) return -e.EPIPE;
-    if (conn.writableLength >= HIGH_WATER) return -e.EAGAIN; // non-blocking
+    if (conn.writableLength >= HIGH_WATER) return blocking ? undefined : -e.EAGAIN;
     conn.write(data);
     return data.length;
   }
