@@ -10,10 +10,10 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { checkInvariants, recordBaseline } from "../../src/python/testing.ts";
+import { checkInvariants } from "../../src/python/testing.ts";
 import { createAppHandler, LifespanError, AppLoadError, serve, type AppHandler } from "../../src/server/index.ts";
 import { tempDir } from "../integration/support.ts";
-import { APPS, PATHS, rawExchange, request, requireSitePackages } from "./support.ts";
+import { APPS, PATHS, rawExchange, request, requireSitePackages, warmBaseline } from "./support.ts";
 
 interface Echo {
   scope: Record<string, unknown> & { headers: [string, string][] };
@@ -49,10 +49,7 @@ describe("ASGI over node:http", { timeout: 180_000 }, () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     port = (server.address() as AddressInfo).port;
     base = `http://127.0.0.1:${port}`;
-    // Leak counters at rest with the server warm (its loop and pump are long-lived).
-    await request(`${base}/echo`);
-    await new Promise((r) => setTimeout(r, 50));
-    recordBaseline(app.runtime);
+    await warmBaseline(app.runtime, `${base}/echo`);
   });
 
   after(async () => {

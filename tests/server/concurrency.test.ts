@@ -9,12 +9,12 @@ import assert from "node:assert/strict";
 import { Agent, request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { runtimeState } from "../../src/python/runtime.ts";
-import { checkInvariants, recordBaseline, type InvariantBaseline } from "../../src/python/testing.ts";
+import { checkInvariants, type InvariantBaseline } from "../../src/python/testing.ts";
 import { createAppHandler, type AppHandler } from "../../src/server/index.ts";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tempDir } from "../integration/support.ts";
-import { APPS, PATHS, pool, requireSitePackages } from "./support.ts";
+import { APPS, PATHS, pool, requireSitePackages, warmBaseline } from "./support.ts";
 
 const TOTAL = Number(process.env.GREENWASM_CONCURRENCY_TOTAL ?? 10_000);
 const IN_FLIGHT = 256;
@@ -82,13 +82,8 @@ describe("many requests in flight", { timeout: 600_000 }, () => {
     // 64 WSGI requests run at once (the default), each on a 1 MiB stack: the
     // warm-up reaches that peak, so the heap has no reason to grow later.
     wsgi = await start({ app: "wsgi_app:app", appDir: APPS, wsgiConcurrency: 64 });
-    // Leak counters at rest with both servers warm (their loops and pumps are long-lived).
-    await get(`${asgi.url}/sleep?id=warm&s=0`);
-    await get(`${asgi.url}/db?id=warm`);
-    await get(`${wsgi.url}/sleep?id=warm&s=0`);
-    await new Promise((r) => setTimeout(r, 100));
-    baselines.asgi = recordBaseline(asgi.app.runtime);
-    baselines.wsgi = recordBaseline(wsgi.app.runtime);
+    baselines.asgi = await warmBaseline(asgi.app.runtime, `${asgi.url}/sleep?id=warm&s=0`, `${asgi.url}/db?id=warm`);
+    baselines.wsgi = await warmBaseline(wsgi.app.runtime, `${wsgi.url}/sleep?id=warm&s=0`);
   });
 
   after(async () => {

@@ -1,4 +1,6 @@
 /** Helpers for the server tests (not a test file). */
+import type { Runtime } from "../../src/python/index.ts";
+import { recordBaseline, type InvariantBaseline } from "../../src/python/testing.ts";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { connect } from "node:net";
 import { existsSync } from "node:fs";
@@ -99,4 +101,15 @@ export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: 
   });
   await Promise.all(lanes);
   return out;
+}
+
+/**
+ * Warm a served runtime with one request per URL, let the work they leave settle, and
+ * record the leak baseline `checkInvariants` compares against (the server's loop and pump
+ * are long-lived, so they belong in it).
+ */
+export async function warmBaseline(runtime: Runtime, ...urls: string[]): Promise<InvariantBaseline> {
+  for (const url of urls) await request(url);
+  await new Promise((r) => setTimeout(r, 100));
+  return recordBaseline(runtime);
 }

@@ -4,12 +4,12 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { checkInvariants, recordBaseline } from "../../src/python/testing.ts";
+import { checkInvariants } from "../../src/python/testing.ts";
 import { serve, type ServerHandle } from "../../src/server/index.ts";
 import { createAppHandler, type AppHandler } from "../../src/server/index.ts";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { APPS, PATHS, request, requireSitePackages } from "./support.ts";
+import { APPS, PATHS, request, requireSitePackages, warmBaseline } from "./support.ts";
 
 const sha = (b: Buffer | string): string => createHash("sha256").update(b).digest("hex");
 
@@ -37,10 +37,7 @@ describe("WSGI over node:http", { timeout: 180_000 }, () => {
     server = createServer(app.handle);
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    // Leak counters at rest with the server warm (its loop and pump are long-lived).
-    await request(`${base}/prefix/environ/`);
-    await new Promise((r) => setTimeout(r, 50));
-    recordBaseline(app.runtime);
+    await warmBaseline(app.runtime, `${base}/prefix/environ/`);
   });
 
   after(async () => {
