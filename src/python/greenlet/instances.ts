@@ -9,9 +9,9 @@ import type { Cont } from "./types.ts";
  * Invariants:
  * - `byTstate` maps the thread state of every started greenlet, thread entry
  *   and adopted main instance to its continuation.
- * - A main instance whose Pyodide task ended (its thread state freed or
- *   reused: interpreter pointer or id changed) is dropped, at the latest when
- *   the task's promise settles.
+ * - A main instance whose Pyodide task ended is dropped, at the latest when
+ *   the task's promise settles: its thread state is then unlinked from the
+ *   interpreter (freed), or reused by another task (its id changed).
  */
 export class Instances {
   readonly byTstate = new Map<number, Cont>();
@@ -122,12 +122,26 @@ export class Instances {
     };
   }
 
-  /** Forget adopted main instances whose host task has ended. */
+  /**
+   * Forget adopted main instances whose host task has ended. A task's thread
+   * state is freed when the task ends, and freed memory may still hold the
+   * interpreter pointer and id that `alive` compares (nothing reused it yet);
+   * the interpreter's thread-state list is the authority here: deleting a
+   * thread state unlinks it.
+   */
   #sweep(): void {
+    const linked = this.#linkedThreadStates();
     for (const c of [...this.#adopted]) {
       if (c.state === "finished") this.#adopted.delete(c);
-      else if (c.state === "running" && !this.alive(c)) this.dropInstance(c);
+      else if (c.state === "running" && !(linked.has(c.data.tstate >>> 0) && this.alive(c))) this.dropInstance(c);
     }
+  }
+
+  #linkedThreadStates(): Set<number> {
+    const m = this.#host.m;
+    const linked = new Set<number>();
+    for (let ts = m._PyInterpreterState_ThreadHead(this.interp) >>> 0; ts !== 0; ts = m._PyThreadState_Next(ts) >>> 0) linked.add(ts);
+    return linked;
   }
 
   dropInstance(c: Cont): void {
