@@ -5,12 +5,22 @@
 // list), /db (20 rows via SQLAlchemy asyncio + aiosqlite from a seeded SQLite file).
 // Load: Debian `wrk`, one thread per worker, 64 connections, HTTP_BENCH_SECONDS (default 5)
 // per sample; ours and the peer alternate sample by sample so machine noise hits both.
+//
+// Ceiling rows (1 worker; plain text and JSON): what one thread running node:http plus the
+// app in wasm could serve at best, with greenwasm's own bridge costing nothing:
+//   node:http alone          req/s of a bare node:http server answering the plain text (no
+//                            Python), loaded like the others: Node's HTTP cost per request;
+//   app called directly      µs per request of the same Starlette app called in a loop with
+//                            no server (bench/apps/app_cost.py), in a runtime and natively;
+//   ceiling                  1 / (node:http alone + app in wasm), against uvicorn's req/s:
+//                            below 1.0× means no bridge can reach the target on node:http.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRuntime } from '../src/python/index.ts';
 import { median, NATIVE_PYTHON, NODE, ROOT, sh, type Bench, type BenchContext, type Row } from './lib.ts';
 
 const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 5);
@@ -105,6 +115,41 @@ async function uvicorn(workers: number, dataDir: string): Promise<Server> {
   );
 }
 
+/** A bare node:http server answering every request with the plain-text body (no Python). */
+async function nodeAlone(): Promise<Server> {
+  const port = await freePort();
+  const src = `require("node:http").createServer((q, s) => {
+  s.writeHead(200, { "content-type": "text/plain; charset=utf-8", "content-length": "13" });
+  s.end("Hello, world!");
+}).listen(${port}, "127.0.0.1", () => console.log("ready"));`;
+  return launch('node:http alone', NODE, ['-e', src], process.env, /ready/, `http://127.0.0.1:${port}`);
+}
+
+/** µs per request of the app called directly (bench/apps/app_cost.py), natively and in a runtime. */
+async function appCost(path: string, n: number): Promise<{ ours: number; native: number }> {
+  const parse = (text: string): number => {
+    const us = (JSON.parse(text.trim().split('\n').at(-1)!) as { us: number }).us;
+    if (!Number.isFinite(us)) throw new Error(`app_cost.py ${path}: ${text}`);
+    return us;
+  };
+  const native = parse(sh(NATIVE_PYTHON, [join(APP_DIR, 'app_cost.py'), path, String(n)], {
+    env: { ...process.env, PYTHONPATH: APP_DIR, BENCH_DB_URL: 'sqlite+aiosqlite:///:memory:' },
+  }));
+  let out = '';
+  const decoder = new TextDecoder();
+  const rt = await createRuntime({
+    paths: [SITE, APP_DIR], env: { BENCH_DB_URL: 'sqlite+aiosqlite:///:memory:' },
+    stdout: (b) => (out += decoder.decode(b)), stderr: () => {},
+  });
+  try {
+    const code = await rt.runModule('app_cost', [path, String(n)]);
+    if (code !== 0) throw new Error(`app_cost.py ${path} exited ${code} in greenwasm: ${out}`);
+  } finally {
+    await rt.close();
+  }
+  return { ours: parse(out), native };
+}
+
 /** Parse wrk's report (run with --latency). */
 export function parseWrk(text: string): Sample {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
@@ -141,6 +186,22 @@ function check(ctx: BenchContext): void {
   ctx.log(`wrk ${CONNECTIONS} connections, ${SECONDS} s per sample, ${ctx.runs} samples per server and endpoint (+${ctx.warmup} warm-up)`);
 }
 
+/** The ceiling rows of one endpoint (see the header). */
+function ceiling(ep: (typeof ENDPOINTS)[number], floor: Sample[], peerRps: number, peer: string, cost: { ours: number; native: number }): Row[] {
+  const aloneRps = median(floor.map((s) => s.rps));
+  const rows: Row[] = [];
+  if (ep.path === '/plain') {
+    rows.push({ metric: 'node:http alone, no Python (plain text, 1 thread)', unit: 'req/s', better: 'higher', ours: aloneRps, peer, peerValue: peerRps,
+      note: 'Node\'s HTTP server by itself, loaded like the others: the floor of any node:http host' });
+  }
+  rows.push({ metric: `${ep.label}: the app called directly, no server, per request`, unit: 'µs', better: 'lower', ours: cost.ours,
+    peer: 'the same app on native CPython (bench/apps/app_cost.py)', peerValue: cost.native });
+  rows.push({ metric: `${ep.label}: ceiling on node:http, 1 worker = 1 / (node:http alone + app in wasm)`, unit: 'req/s', better: 'higher',
+    ours: 1e6 / (1e6 / aloneRps + cost.ours), peer, peerValue: peerRps,
+    note: 'best possible with a bridge that costs nothing; below 1.0× the target cannot be met on node:http' });
+  return rows;
+}
+
 const bench: Bench = {
   name: 'http',
   description: 'HTTP requests/s and p99: greenwasm serve vs native uvicorn+httptools+uvloop, same Starlette app',
@@ -157,6 +218,8 @@ const bench: Bench = {
       try {
         servers.push(await ours(workers, dirs[0]!), await uvicorn(workers, dirs[1]!));
         const [mine, theirs] = servers as [Server, Server];
+        const floor: Sample[] = [];
+        if (workers === 1) servers.push(await nodeAlone());
         for (const ep of ENDPOINTS) {
           const got: Record<string, Sample[]> = { [mine.name]: [], [theirs.name]: [] };
           for (let i = 0; i < ctx.warmup + ctx.runs; i++) {
@@ -164,6 +227,12 @@ const bench: Bench = {
               const sample = load(s.url + ep.path, workers, i < ctx.warmup ? 2 : SECONDS);
               if (i >= ctx.warmup) got[s.name]!.push(sample);
               ctx.log(`${s.name} ${ep.path}: ${sample.rps.toFixed(0)} req/s, p99 ${sample.p99ms.toFixed(2)} ms${sample.errors ? `, ${sample.errors} errors` : ''}${i < ctx.warmup ? ' (warm-up)' : ''}`);
+            }
+            const alone = servers[2];
+            if (alone && ep.path === '/plain') {
+              const sample = load(alone.url + ep.path, 1, i < ctx.warmup ? 2 : SECONDS);
+              if (i >= ctx.warmup) floor.push(sample);
+              ctx.log(`${alone.name}: ${sample.rps.toFixed(0)} req/s${i < ctx.warmup ? ' (warm-up)' : ''}`);
             }
           }
           const ourRps = median(got[mine.name]!.map((s) => s.rps));
@@ -176,6 +245,7 @@ const bench: Bench = {
             metric: `${tag}: p99 latency`, unit: 'ms', better: 'lower',
             ours: median(got[mine.name]!.map((s) => s.p99ms)), peer, peerValue: median(got[theirs.name]!.map((s) => s.p99ms)),
           });
+          if (floor.length > 0 && ep.path !== '/db') rows.push(...ceiling(ep, floor, peerRps, peer, await appCost(ep.path, ep.path === '/plain' ? 2000 : 500)));
         }
       } finally {
         await Promise.all(servers.map((s) => s.stop()));

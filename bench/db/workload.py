@@ -227,11 +227,53 @@ def orm(driver, runs, warmup):
                 s.execute(select(Item).where(Item.id == i % ROWS + 1)).scalar_one()
             return (time.perf_counter() - t0) / LATENCY_N * 1e6
 
+    # The driver's share of the two reads above: the very SQL the ORM emits, sent through the
+    # bare DB-API cursor of a pooled connection, rows fetched as tuples. ORM time minus this is
+    # SQLAlchemy's own time (bench/db.bench.ts: the ceiling rows).
+    def compiled(stmt):
+        c = stmt.compile(dialect=engine.dialect)
+        params = c.construct_params()
+        return str(c), tuple(params[k] for k in c.positiontup) if c.positional else params
+
+    def driver_only(fn):
+        raw = engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            return fn(cur)
+        finally:
+            raw.close()
+
+    def select_driver_rows_per_s():
+        sql, params = compiled(select(Item).limit(ROWS))
+
+        def go(cur):
+            t0 = time.perf_counter()
+            cur.execute(sql, params)
+            n = len(cur.fetchall())
+            assert n == ROWS, n
+            return ROWS / (time.perf_counter() - t0)
+
+        return driver_only(go)
+
+    def latency_driver_us():
+        queries = [compiled(select(Item).where(Item.id == i % ROWS + 1)) for i in range(LATENCY_N)]
+
+        def go(cur):
+            t0 = time.perf_counter()
+            for sql, params in queries:
+                cur.execute(sql, params)
+                cur.fetchall()
+            return (time.perf_counter() - t0) / LATENCY_N * 1e6
+
+        return driver_only(go)
+
     result = {"insert_rows_per_s": _samples(insert_rows_per_s, runs, warmup)}
     with engine.begin() as c:
         c.execute(delete(Item.__table__).where(Item.id > ROWS))
     result["select_rows_per_s"] = _samples(select_rows_per_s, runs, warmup)
     result["latency_us"] = _samples(latency_us, runs, warmup)
+    result["select_driver_rows_per_s"] = _samples(select_driver_rows_per_s, runs, warmup)
+    result["latency_driver_us"] = _samples(latency_driver_us, runs, warmup)
     Base.metadata.drop_all(engine)
     engine.dispose()
     return result

@@ -17,24 +17,54 @@
 export const INTERRUPTED = 2;
 
 /**
- * The object to hand to `pyodide.setInterruptBuffer` instead of `buffer`.
+ * The getter greenwasm installs as Pyodide's `Module.Py_EmscriptenSignalBuffer`
+ * (see `installInterruptPoll` in pyodide.ts), in place of the buffer itself.
  *
- * CPython's Emscripten signal poll reads element 0 and then writes 0, two
- * separate accesses: a signal another thread stores in between is lost (seen
- * as a Ctrl-C that does nothing, about once in tens of tries under load). This
- * view turns the read into `Atomics.exchange(buffer, 0, 0)` and ignores the
- * poll's write of 0, so consuming a signal is a single atomic step.
+ * Cross-language contract (Pyodide 314.0.7): while bytecode runs, CPython calls
+ * the JS helper `_Py_CheckEmscriptenSignals_Helper` about every 0.4 µs. It reads
+ * the property three times: `if (!B) return 0`, then `r = B[0]`, then `B[0] = 0`
+ * inside a try whose catch returns 0. Pyodide's `checkInterrupt` reads it once
+ * and then `[0]`.
+ *
+ * Two costs and one race shaped this:
+ * - Handing Pyodide the shared Int32Array itself costs about 10% of interpreter
+ *   speed, but its read and its write of 0 are two steps: a signal another
+ *   thread stores in between is lost (a Ctrl-C that does nothing, seen about
+ *   once in tens of tries under load).
+ * - An accessor on element 0 makes the consumption one `Atomics.exchange`, but
+ *   element accessors put the object in V8's slow dictionary mode: every helper
+ *   call paid ~20 ns, which made CPU-bound Python 1.7-2× slower.
+ *
+ * So the getter answers `undefined` while no signal is pending (the helper
+ * returns at its first test, one plain load), and only while one is pending
+ * the slow `view`, whose element 0 is consumed by `Atomics.exchange` and
+ * ignores writes of 0. Invariant: after `view` consumed a signal, the next
+ * read of the property returns `view` again (`phase`), so the helper's
+ * `B[0] = 0` cannot throw into its catch and drop the signal it just read.
  */
-export function atomicPollView(buffer: Int32Array | Uint8Array): Int32Array | Uint8Array {
+export function interruptPoll(buffer: Int32Array | Uint8Array): () => unknown {
+  let phase = 0;
   const view = Object.create(null) as Record<number, number>;
   Object.defineProperty(view, 0, {
-    get: () => Atomics.exchange(buffer, 0, 0),
+    get: () => {
+      const signal = Atomics.exchange(buffer, 0, 0);
+      if (phase < 1) phase = 1;
+      return signal;
+    },
     set: (value: number) => {
       if (value !== 0) Atomics.store(buffer, 0, value);
     },
   });
   Object.defineProperty(view, "length", { value: 1 });
-  return view as unknown as Int32Array | Uint8Array;
+  return () => {
+    if (phase > 0) {
+      phase--;
+      return view;
+    }
+    if (Atomics.load(buffer, 0) === 0) return undefined;
+    phase = 2;
+    return view;
+  };
 }
 
 export class Interrupts {

@@ -327,6 +327,17 @@ export function internals(py: Pyodide): PyodideInternals {
   return moduleOf(py) as unknown as PyodideInternals;
 }
 
+/**
+ * Enable CPython's interrupt polling with `poll` as the getter of
+ * `Module.Py_EmscriptenSignalBuffer` (the contract is in interrupts.ts):
+ * `setInterruptBuffer` turns polling on (`Py_EMSCRIPTEN_SIGNAL_HANDLING`), then
+ * the property becomes an accessor whose setter ignores Pyodide's assignments.
+ */
+export function installInterruptPoll(py: Pyodide, poll: () => unknown): void {
+  py.setInterruptBuffer(new Int32Array(1));
+  Object.defineProperty(moduleOf(py), "Py_EmscriptenSignalBuffer", { configurable: true, get: poll, set: () => {} });
+}
+
 function moduleOf(py: Pyodide): Record<string, unknown> {
   const mod = (py as unknown as { _module?: Record<string, unknown> })._module;
   if (typeof mod !== "object" || mod === null) throw new Error("pyodide._module is missing");

@@ -19,9 +19,9 @@ import { GUEST_PATHS_ROOT, resolveOptions, type RuntimeOptions } from "./options
 import { installGreenletHost } from "./greenlet/index.ts";
 import { installNet, type NetHost } from "./net.ts";
 import type { GreenletHost } from "./greenlet/index.ts";
-import { bootPyodide, internals, PYTHON_VERSION, type PyProxy, type Pyodide, type PyodideInternals } from "./pyodide.ts";
+import { bootPyodide, installInterruptPoll, internals, PYTHON_VERSION, type PyProxy, type Pyodide, type PyodideInternals } from "./pyodide.ts";
 import { assertNoHostMounts, codeGenerationFromStringsAllowed, guestEnv, jsGlobalsFor, unregisterPyodideJs } from "./sandbox.ts";
-import { atomicPollView, Interrupts } from "./interrupts.ts";
+import { interruptPoll, Interrupts } from "./interrupts.ts";
 import { installIoHost, type IoHost } from "./io/index.ts";
 import { rawWriter, StdinQueue } from "./stdio.ts";
 
@@ -282,7 +282,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 
   // Stage 7: enable interrupts (not earlier: a stale SIGINT must not break boot)
   // and record the baseline the invariants are checked against.
-  if (opts.interruptBuffer) py.setInterruptBuffer(atomicPollView(opts.interruptBuffer));
+  if (opts.interruptBuffer) installInterruptPoll(py, interruptPoll(opts.interruptBuffer));
   const state: RuntimeState = {
     pyodide: py, module: mod, baselineStackPointer: mod.stackSave(), activeRuns: 0, greenlets, io, net,
   };

@@ -1,0 +1,67 @@
+// interp: the speed of ordinary CPU-bound Python (bench/apps/cpu_work.py: objects, dicts,
+// strings, JSON, recursion), the factor every other bench's Python work pays.
+//
+//   `greenwasm run`        the CLI: Python on a worker thread with Ctrl-C polling on
+//                          (CPython calls the interrupt poll about every 0.4 µs)
+//   runtime, no polling    createRuntime in this process without an interruptBuffer
+//   native                 /usr/bin/python3, same file
+// Each sample is one process (or one runtime) reporting the median ms of 15 rounds after 3
+// warm-up rounds, timed inside Python; samples interleaved, median of samples.
+
+import { join } from 'node:path';
+import { createRuntime } from '../src/python/index.ts';
+import { median, NATIVE_PYTHON, nativePythonVersion, NODE, ROOT, sh, type Bench, type Row } from './lib.ts';
+
+const SCRIPT = join(ROOT, 'bench', 'apps', 'cpu_work.py');
+
+const parse = (text: string): number => {
+  const ms = (JSON.parse(text.trim().split('\n').at(-1)!) as { ms: number }).ms;
+  if (!Number.isFinite(ms)) throw new Error(`cpu_work.py printed ${text}`);
+  return ms;
+};
+
+async function inRuntime(): Promise<number> {
+  let out = '';
+  const decoder = new TextDecoder();
+  const rt = await createRuntime({ mounts: [{ host: join(ROOT, 'bench', 'apps'), guest: '/bench' }], stdout: (b) => (out += decoder.decode(b)) });
+  try {
+    const code = await rt.runFile('/bench/cpu_work.py');
+    if (code !== 0) throw new Error(`cpu_work.py exited ${code}: ${out}`);
+  } finally {
+    await rt.close();
+  }
+  return parse(out);
+}
+
+const bench: Bench = {
+  name: 'interp',
+  description: 'CPU-bound Python: `greenwasm run` and an in-process runtime vs native CPython (the interpreter factor)',
+  async run(ctx) {
+    const cli: number[] = [];
+    const runtime: number[] = [];
+    const native: number[] = [];
+    for (let i = 0; i < ctx.warmup + ctx.runs; i++) {
+      const keep = i >= ctx.warmup;
+      const a = parse(sh(NODE, [join(ROOT, 'bin', 'greenwasm.js'), 'run', SCRIPT]));
+      const b = await inRuntime();
+      const c = parse(sh(NATIVE_PYTHON, [SCRIPT]));
+      ctx.log(`greenwasm run ${a.toFixed(2)} ms, runtime ${b.toFixed(2)} ms, native ${c.toFixed(2)} ms${keep ? '' : ' (warm-up)'}`);
+      if (keep) {
+        cli.push(a);
+        runtime.push(b);
+        native.push(c);
+      }
+    }
+    const peer = `CPython ${nativePythonVersion()} native`;
+    const metric = 'cpu_work.py round (objects, dicts, str, JSON, recursion)';
+    const rows: Row[] = [
+      { metric: `${metric}, \`greenwasm run\` (Ctrl-C polling on)`, unit: 'ms', better: 'lower', ours: median(cli), peer, peerValue: median(native) },
+      { metric: `${metric}, runtime without an interrupt buffer`, unit: 'ms', better: 'lower', ours: median(runtime), peer, peerValue: median(native) },
+      { metric: `${metric}, \`greenwasm run\` against the runtime without polling`, unit: 'ms', better: 'lower', ours: median(cli), peer: 'the same, runtime without an interrupt buffer', peerValue: median(runtime),
+        note: 'the cost of Ctrl-C polling' },
+    ];
+    return rows;
+  },
+};
+
+export default bench;
