@@ -3,13 +3,13 @@
 //
 //   `greenwasm run`        the CLI: Python on a worker thread with Ctrl-C polling on
 //                          (CPython calls the interrupt poll about every 0.4 µs)
-//   runtime, no polling    createRuntime in this process without an interruptBuffer
+//   runtime, no polling    createRuntime (own process) without an interruptBuffer
 //   native                 /usr/bin/python3, same file
-// Each sample is one process (or one runtime) reporting the median ms of 15 rounds after 3
+// Each sample is one process reporting the median ms of 15 rounds after 3
 // warm-up rounds, timed inside Python; samples interleaved, median of samples.
 
 import { join } from 'node:path';
-import { createRuntime } from '../src/python/index.ts';
+import { pathToFileURL } from 'node:url';
 import { median, NATIVE_PYTHON, nativePythonVersion, NODE, ROOT, sh, type Bench, type Row } from './lib.ts';
 
 const SCRIPT = join(ROOT, 'bench', 'apps', 'cpu_work.py');
@@ -20,17 +20,16 @@ const parse = (text: string): number => {
   return ms;
 };
 
-async function inRuntime(): Promise<number> {
-  let out = '';
-  const decoder = new TextDecoder();
-  const rt = await createRuntime({ mounts: [{ host: join(ROOT, 'bench', 'apps'), guest: '/bench' }], stdout: (b) => (out += decoder.decode(b)) });
-  try {
-    const code = await rt.runFile('/bench/cpu_work.py');
-    if (code !== 0) throw new Error(`cpu_work.py exited ${code}: ${out}`);
-  } finally {
+/** One process running a runtime (no interrupt buffer) on the script. */
+function inRuntime(): number {
+  const url = JSON.stringify(pathToFileURL(join(ROOT, 'src', 'python', 'index.ts')).href);
+  const child = `
+    const { createRuntime } = await import(${url});
+    const rt = await createRuntime({ mounts: [{ host: ${JSON.stringify(join(ROOT, 'bench', 'apps'))}, guest: "/bench" }] });
+    const code = await rt.runFile("/bench/cpu_work.py");
     await rt.close();
-  }
-  return parse(out);
+    process.exitCode = code;`;
+  return parse(sh(NODE, ['--input-type=module', '-e', child]));
 }
 
 const bench: Bench = {
@@ -43,7 +42,7 @@ const bench: Bench = {
     for (let i = 0; i < ctx.warmup + ctx.runs; i++) {
       const keep = i >= ctx.warmup;
       const a = parse(sh(NODE, [join(ROOT, 'bin', 'greenwasm.js'), 'run', SCRIPT]));
-      const b = await inRuntime();
+      const b = inRuntime();
       const c = parse(sh(NATIVE_PYTHON, [SCRIPT]));
       ctx.log(`greenwasm run ${a.toFixed(2)} ms, runtime ${b.toFixed(2)} ms, native ${c.toFixed(2)} ms${keep ? '' : ' (warm-up)'}`);
       if (keep) {
