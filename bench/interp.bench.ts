@@ -4,6 +4,10 @@
 //   `greenwasm run`        the CLI: Python on a worker thread with Ctrl-C polling on
 //                          (CPython calls the interrupt poll about every 0.4 µs)
 //   runtime, no polling    createRuntime (own process) without an interruptBuffer
+//   runtime, --no-wasm-deopt   the same under `node --no-wasm-deopt`: V8 speculatively inlines
+//                          indirect calls in optimized wasm and deoptimizes when a guess fails;
+//                          past a per-function limit it settles for slower code. Which Python
+//                          code ran before can decide that for CPython's interpreter loop.
 //   native                 /usr/bin/python3, same file
 // Each sample is one process reporting the median ms of 15 rounds after 3
 // warm-up rounds, timed inside Python; samples interleaved, median of samples.
@@ -21,7 +25,7 @@ const parse = (text: string): number => {
 };
 
 /** One process running a runtime (no interrupt buffer) on the script. */
-function inRuntime(): number {
+function inRuntime(nodeFlags: string[] = []): number {
   const url = JSON.stringify(pathToFileURL(join(ROOT, 'src', 'python', 'index.ts')).href);
   const child = `
     const { createRuntime } = await import(${url});
@@ -29,7 +33,7 @@ function inRuntime(): number {
     const code = await rt.runFile("/bench/cpu_work.py");
     await rt.close();
     process.exitCode = code;`;
-  return parse(sh(NODE, ['--input-type=module', '-e', child]));
+  return parse(sh(NODE, [...nodeFlags, '--input-type=module', '-e', child]));
 }
 
 const bench: Bench = {
@@ -39,15 +43,18 @@ const bench: Bench = {
     const cli: number[] = [];
     const runtime: number[] = [];
     const native: number[] = [];
+    const noDeopt: number[] = [];
     for (let i = 0; i < ctx.warmup + ctx.runs; i++) {
       const keep = i >= ctx.warmup;
       const a = parse(sh(NODE, [join(ROOT, 'bin', 'greenwasm.js'), 'run', SCRIPT]));
       const b = inRuntime();
+      const d = inRuntime(['--no-wasm-deopt']);
       const c = parse(sh(NATIVE_PYTHON, [SCRIPT]));
-      ctx.log(`greenwasm run ${a.toFixed(2)} ms, runtime ${b.toFixed(2)} ms, native ${c.toFixed(2)} ms${keep ? '' : ' (warm-up)'}`);
+      ctx.log(`greenwasm run ${a.toFixed(2)} ms, runtime ${b.toFixed(2)} ms, runtime --no-wasm-deopt ${d.toFixed(2)} ms, native ${c.toFixed(2)} ms${keep ? '' : ' (warm-up)'}`);
       if (keep) {
         cli.push(a);
         runtime.push(b);
+        noDeopt.push(d);
         native.push(c);
       }
     }
@@ -56,6 +63,7 @@ const bench: Bench = {
     const rows: Row[] = [
       { metric: `${metric}, \`greenwasm run\` (Ctrl-C polling on)`, unit: 'ms', better: 'lower', ours: median(cli), peer, peerValue: median(native) },
       { metric: `${metric}, runtime without an interrupt buffer`, unit: 'ms', better: 'lower', ours: median(runtime), peer, peerValue: median(native) },
+      { metric: `${metric}, runtime without an interrupt buffer, \`node --no-wasm-deopt\``, unit: 'ms', better: 'lower', ours: median(noDeopt), peer, peerValue: median(native) },
       { metric: `${metric}, \`greenwasm run\` against the runtime without polling`, unit: 'ms', better: 'lower', ours: median(cli), peer: 'the same, runtime without an interrupt buffer', peerValue: median(runtime),
         note: 'the cost of Ctrl-C polling' },
     ];
