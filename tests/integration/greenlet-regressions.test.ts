@@ -386,6 +386,48 @@ print(events)
     assert.ok(events.indexOf("kept killed in T") > events.indexOf("worker ends"), line);
   });
 
+  it("getcurrent() runs its thread's queued kills, and a finalizer they trigger may block", async () => {
+    // greenlet's getcurrent() clears its thread's "deleteme" list (greenlet's
+    // test_threaded_updatecurrent). Here T frees main's suspended greenlet; main's
+    // next getcurrent() kills it, and the finalizer of its attribute blocks on a
+    // lock that T releases. Before: the kill waited for main's end, where main
+    // waited for T, which waited for the finalizer: the run never settled.
+    const line = await last(rt, out, err, `
+import threading, greenlet
+events = []
+lock1 = threading.Lock(); lock1.acquire()
+lock2 = threading.Lock(); lock2.acquire()
+class Bomb:
+    def __del__(self):
+        events.append("finalizer")
+        lock2.release()
+        lock1.acquire(timeout=5)   # blocks until T runs again
+        events.append("finalizer resumed")
+def parked():
+    greenlet.getcurrent().parent.switch()
+def other():
+    lock2.acquire()
+    del g[0]                   # main's greenlet, freed here: queued for main
+    events.append("freed in T")
+    lock1.release()
+    lock2.acquire(timeout=5)   # (timeouts: a regression fails in seconds instead of deadlocking)
+    events.append("T after finalizer")
+    lock1.release()
+main = greenlet.getcurrent()
+g = [greenlet.greenlet(parked)]
+g[0].bomb = Bomb()
+g[0].switch()
+t = threading.Thread(target=other)
+t.start()
+lock2.release()
+lock1.acquire()
+events.append("main: current is main" if greenlet.getcurrent() is main else "main: wrong current")
+t.join(10)
+print(events)
+`);
+    assert.equal(line, "['freed in T', 'finalizer', 'T after finalizer', 'finalizer resumed', 'main: current is main']");
+  });
+
   it("releases greenlets that a finished run left suspended", { todo: "known gap: greenlets a finished thread left suspended keep their stacks and frames while referenced (here from the run's __main__, in cycles through their own frames); like greenlet, they are not raised into (greenlet's test_untracked_memory_doesnt_increase_unfinished_thread_dealloc_in_main), and greenwasm cannot free a suspended stack's frames without running it" }, async () => {
     // A run's thread is gone when it returns: its suspended greenlets can never
     // run again. Here they stay alive in a cycle through their own frames

@@ -22,7 +22,8 @@ import type { FuncType } from "../../engine/index.ts";
  *
  * After a resume, if the imported global `killFlag` is set and the result is
  * not NULL, the stub calls Python's `_kill_pending()` (wasm-to-wasm, so those
- * kills may switch) and hands its result to `killDone`.
+ * kills may switch) and hands its result to `killDone`. The stubs of the
+ * builtins in `KILLS_FIRST` do the same before calling the builtin.
  *
  * A `Suspending` import suspends even when it returns a plain value, leaving
  * a microtask gap in which other stacks run; so only `wait` suspends, and only
@@ -80,6 +81,13 @@ export interface Trampolines {
   entry: (id: number) => Promise<number>;
 }
 
+/**
+ * Builtins whose stub first runs the thread's queued kills, as greenlet's
+ * getcurrent() clears its thread's "deleteme" list: a greenlet freed from
+ * another thread dies as soon as its own thread asks who is current.
+ */
+const KILLS_FIRST = new Set(["current"]);
+
 const IF_I32 = [0x04, i32];
 const ELSE = [0x05];
 const END = [0x0b];
@@ -124,6 +132,12 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
       ...END,
     ...END,
     ...op.localGet(res),
+  ];
+  /** If `killFlag` is set, run `_kill_pending()` (wasm-to-wasm: the kills may switch). */
+  const runKills = [
+    ...op.globalGet(KILL_FLAG), 0x04, VOID,
+      ...op.call(KILL_FN), ...op.call(EMPTY), ...op.i32Const(0), ...op.call(CALL), ...op.call(KILL_DONE),
+    ...END,
   ];
   const [R, V, RES] = [4, 5, 6]; // locals of the method stub (after its 4 params)
   const methodBody = [
@@ -171,7 +185,7 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
     ...names.map((n, i) => ({
       type: FASTCALL,
       export: `b_${n}`,
-      body: [...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.call(FIRST_BUILTIN + i)],
+      body: [...(KILLS_FIRST.has(n) ? runKills : []), ...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.call(FIRST_BUILTIN + i)],
     })),
   ];
   const globals = [{ module: "g", name: "killFlag", global: { type: i32, mutable: true } }];

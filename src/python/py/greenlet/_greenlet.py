@@ -476,7 +476,10 @@ def _kill(g):
 
 
 def _kill_pending():
-    """Kill the greenlets queued for the running thread."""
+    """Kill the greenlets queued for the running thread. Killing switches: where
+    this stack cannot switch (Python called synchronously from JS) they stay queued."""
+    if not _gw.can_switch():
+        return
     me = _gw.thread()
     while True:
         pending = _pending_kill.pop(me, None)
