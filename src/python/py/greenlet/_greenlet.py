@@ -265,7 +265,7 @@ class greenlet(_greenlet_state):
                 # a task of the thread still ran): it can never run again.
                 _gw.discard(self)
                 return
-            # Resurrected; killed when its thread next switches, makes a greenlet
+            # Resurrected; killed when its thread next switches, asks getcurrent(), makes a greenlet
             # or ends (at once after the current switch if it is this thread).
             _pending_kill.setdefault(thread, []).append(self)
             _gw.set_slow(True)
