@@ -478,8 +478,8 @@ def _kill(g):
 def _kill_pending():
     """Kill the greenlets queued for the running thread. Killing switches: where
     this stack cannot switch (Python called synchronously from JS) they stay queued."""
-    if not _gw.can_switch():
-        return
+    if not _pending_kill or not _gw.can_switch():
+        return  # (the flag that calls this is also set by a tracer alone)
     me = _gw.thread()
     while True:
         pending = _pending_kill.pop(me, None)
