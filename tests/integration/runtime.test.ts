@@ -218,11 +218,13 @@ for p in ('/data/rw/abs-link', '/data/rw/rel-link', '/data/rw/dir-link/passwd'):
   it("delivers every one of 200 interrupts to a CPU-bound loop (none lost between the poll's read and its clear)", async () => {
     // CPython polls the interrupt buffer every ~0.4 µs while bytecode runs; a
     // poll that reads 0 and then clears could erase a signal stored in between
-    // (with the plain buffer about 1 in 20-50 was lost). Python acknowledges
-    // each KeyboardInterrupt on stdout; the sink, running on this thread inside
-    // Python's write, passes the count to the sender thread.
+    // (with the plain buffer about 1 in 20-50 was lost). Python prints how many
+    // KeyboardInterrupts it caught from inside its try block (so it is ready for
+    // the next one); the sink, running on this thread inside Python's write,
+    // passes the count to the sender thread, which sends the next interrupt.
     const signal = new Int32Array(new SharedArrayBuffer(4));
     const ack = new Int32Array(new SharedArrayBuffer(8));
+    Atomics.store(ack, 0, -1);
     const total = 200;
     const own = await createRuntime({
       interruptBuffer: signal,
@@ -237,16 +239,19 @@ for p in ('/data/rw/abs-link', '/data/rw/rel-link', '/data/rw/dir-link/passwd'):
     });
     const sender = new Worker(
       `const { workerData: { signal, ack, total } } = require("node:worker_threads");
-       const pause = new Int32Array(new SharedArrayBuffer(4));
+       const waitFor = (n, ms) => {
+         for (let now; (now = Atomics.load(ack, 0)) < n; ) {
+           if (Atomics.wait(ack, 0, now, ms) === "timed-out" && Atomics.load(ack, 0) < n) return false;
+         }
+         return true;
+       };
        let lost = 0;
        for (let k = 1; k <= total; k++) {
-         Atomics.wait(pause, 0, 0, 2);          // let Python leave its handler and re-enter the try
+         while (!waitFor(k - 1, 60000)) {}     // Python is inside its try, ready for interrupt k
          Atomics.store(signal, 0, 2);
-         while (Atomics.load(ack, 0) < k) {
-           if (Atomics.wait(ack, 0, k - 1, 1000) === "timed-out" && Atomics.load(ack, 0) < k) {
-             lost++;
-             Atomics.store(signal, 0, 2);
-           }
+         while (!waitFor(k, 1000)) {            // no effect in 1 s: lost, send again
+           lost++;
+           Atomics.store(signal, 0, 2);
          }
        }
        Atomics.store(ack, 1, lost);`,
@@ -257,12 +262,14 @@ for p in ('/data/rw/abs-link', '/data/rw/rel-link', '/data/rw/dir-link/passwd'):
 n = 0
 while n < ${total}:
     try:
+        sys.stdout.write(f"{n}\\n")
+        sys.stdout.flush()
         while True:
             pass
     except KeyboardInterrupt:
         n += 1
-        sys.stdout.write(f"{n}\\n")
-        sys.stdout.flush()
+sys.stdout.write(f"{n}\\n")
+sys.stdout.flush()
 `);
       assert.equal(code, 0, err.text);
       await new Promise((r) => sender.once("exit", r));
