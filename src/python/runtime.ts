@@ -124,10 +124,7 @@ export class Runtime {
     const runner = this.#runner;
     this.#runner = undefined;
     state.net.close();
-    if (state.activeRuns === 0) {
-      runner?.destroy();
-      state.io.close();
-    }
+    if (state.activeRuns === 0) release(state, runner);
     states.delete(this);
   }
 
@@ -151,10 +148,7 @@ export class Runtime {
       return await runOnThread(state, runner, [kind, target, argv, path0]);
     } finally {
       state.activeRuns--;
-      if (!this.#state) {
-        runner.destroy();
-        state.io.close();
-      }
+      if (!this.#state) release(state, runner);
     }
   }
 }
@@ -163,6 +157,16 @@ export class Runtime {
  * Call `fn(*args)` as a new greenlet thread: its own JSPI stack, C-stack
  * region and thread state, so greenlets switch without copying stacks.
  */
+/**
+ * The last step of closing, once no run is in flight: free the runner, and stop
+ * every green-thread wait (daemon threads stop where they wait; their timers no
+ * longer keep the process alive).
+ */
+function release(state: RuntimeState, runner: PyProxy | undefined): void {
+  runner?.destroy();
+  state.io.close();
+}
+
 async function runOnThread(state: RuntimeState, fn: PyProxy, args: unknown[]): Promise<number> {
   const { module: mod, pyodide: py, greenlets } = state;
   const list = py.toPy(args) as PyProxy;

@@ -22,16 +22,16 @@ export class Lifecycle {
     if (!ts) throw new SwitchError("greenlet: cannot allocate a thread state");
     const region = c.region!;
     m._PyUnstable_ThreadState_SetStackProtection(ts, region.base, region.top - region.base);
-    const inherited = c.data.inherited;
-    if (inherited) {
-      // A greenlet: its creator's thread dict and thread-locals (references move in).
+    // A greenlet shares its creator's thread dict and thread-locals, a thread
+    // entry those of the stack starting it; a green thread gets its own dict,
+    // made now so its greenlets share it. Its context starts empty.
+    const shared = c.data.inherited ?? (c.data.isolated ? null : this.inheritable(m._PyThreadState_Get()));
+    c.data.inherited = null;
+    if (shared) {
       const { dict, localKey, localSentinel } = this.#h.layout;
-      [dict, localKey, localSentinel].forEach((off, i) => (m.HEAPU32[(ts + off) >>> 2] = inherited[i]!));
-      c.data.inherited = null;
-    } else if (!c.data.isolated) {
-      this.inheritThreadState(ts, m._PyThreadState_Get());
+      [dict, localKey, localSentinel].forEach((off, i) => (m.HEAPU32[(ts + off) >>> 2] = shared[i]!)); // references move in
     } else {
-      m.__PyThreadState_GetDict(ts); // a green thread's own dict, made now so its greenlets share it
+      m.__PyThreadState_GetDict(ts);
     }
     c.data.tstate = ts;
     c.data.tstateId = this.#h.instances.readId(ts);
@@ -45,7 +45,7 @@ export class Lifecycle {
 
   /**
    * The thread dict and thread-local key/sentinel of thread state `from`
-   * (new references), for a greenlet spawned there to share at its start.
+   * (new references), for a stack started from there to share at its start.
    */
   inheritable(from: number): number[] {
     const { dict, localKey, localSentinel } = this.#h.layout;
@@ -55,17 +55,6 @@ export class Lifecycle {
       if (v) this.#h.api.incref(v);
       return v;
     });
-  }
-
-  /** A new stack shares its thread's dict and thread-locals; its context starts empty. */
-  private inheritThreadState(ts: number, from: number): void {
-    const { dict, localKey, localSentinel } = this.#h.layout;
-    const H = this.#h.m.HEAPU32;
-    for (const off of [dict, localKey, localSentinel]) {
-      const v = H[(from + off) >>> 2]!;
-      if (v) this.#h.api.incref(v);
-      H[(ts + off) >>> 2] = v;
-    }
   }
 
   /** The start payload is the tuple (run, args, kwargs-or-None), owned until `leave`. */

@@ -140,11 +140,11 @@ class greenlet(_greenlet_state):
     error = error
 
     def __new__(cls, *args, **kwargs):
-        if _pending_kill and _gw.can_switch():
-            _kill_pending()  # greenlet's getcurrent() does it; ours is the host's builtin
         self = object.__new__(cls)
         _state_set(self, _NEW)
-        current = getcurrent()  # greenlet's tp_new: parent defaults to the creator
+        # greenlet's tp_new: parent defaults to the creator; getcurrent() first
+        # kills the greenlets other threads freed for this one (trampoline.ts).
+        current = getcurrent()
         _parent_set(self, current)
         _thread_set(self, _thread_get(current))
         _run_set(self, _UNSET)
@@ -502,8 +502,7 @@ def _end_thread():
     """A thread entry's last code: kill the greenlets queued for its thread.
     Like greenlet, greenlets it leaves suspended that are still referenced are
     not raised into; they can never run again (switching to them is refused)."""
-    if _pending_kill:
-        _kill_pending()
+    _kill_pending()
 
 
 class _Unraisable:
@@ -571,8 +570,7 @@ def gettrace():
 
 
 def get_pending_cleanup_count():
-    if _pending_kill and _gw.can_switch():
-        _kill_pending()
+    _kill_pending()
     return sum(len(q) for q in _pending_kill.values())
 
 
