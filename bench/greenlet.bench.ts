@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRuntime, type Runtime } from '../src/python/index.ts';
 import { jspiPingPongRoundTrip } from './jspi-floor.ts';
-import { median, NATIVE_PYTHON, nativePythonJSON, nativePythonVersion, ROOT, sh, type Bench, type Row } from './lib.ts';
+import { lastLineJSON, median, NATIVE_PYTHON, nativePythonJSON, nativePythonVersion, ROOT, sh, type Bench, type Row } from './lib.ts';
 
 const ROUNDS = 200_000;
 const MEM_N = 10_000;
@@ -99,8 +99,7 @@ async function runOurs(rt: Runtime, text: { value: string }, code: string): Prom
   text.value = '';
   const exit = await rt.runCode(code);
   if (exit !== 0) throw new Error(`greenwasm run exited ${exit}: ${text.value}`);
-  const lines = text.value.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as Record<string, number>;
+  return lastLineJSON<Record<string, number>>(text.value);
 }
 
 /** Process RSS at the moments Python printed "MARK before" / "MARK after" (read inside the stdout sink). */

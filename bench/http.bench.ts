@@ -21,7 +21,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime } from '../src/python/index.ts';
-import { median, NATIVE_PYTHON, NODE, ROOT, sh, type Bench, type BenchContext, type Row } from './lib.ts';
+import { lastLineJSON, median, NATIVE_PYTHON, NODE, ROOT, sh, type Bench, type BenchContext, type Row } from './lib.ts';
 
 const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 5);
 const CONNECTIONS = 64;
@@ -128,7 +128,7 @@ async function nodeAlone(): Promise<Server> {
 /** µs per request of the app called directly (bench/apps/app_cost.py), natively and in a runtime. */
 async function appCost(path: string, n: number): Promise<{ ours: number; native: number }> {
   const parse = (text: string): number => {
-    const us = (JSON.parse(text.trim().split('\n').at(-1)!) as { us: number }).us;
+    const us = lastLineJSON<{ us: number }>(text).us;
     if (!Number.isFinite(us)) throw new Error(`app_cost.py ${path}: ${text}`);
     return us;
   };

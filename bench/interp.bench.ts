@@ -14,12 +14,12 @@
 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { median, NATIVE_PYTHON, nativePythonVersion, NODE, ROOT, sh, type Bench, type Row } from './lib.ts';
+import { lastLineJSON, median, NATIVE_PYTHON, nativePythonVersion, NODE, ROOT, sh, type Bench, type Row } from './lib.ts';
 
 const SCRIPT = join(ROOT, 'bench', 'apps', 'cpu_work.py');
 
 const parse = (text: string): number => {
-  const ms = (JSON.parse(text.trim().split('\n').at(-1)!) as { ms: number }).ms;
+  const ms = lastLineJSON<{ ms: number }>(text).ms;
   if (!Number.isFinite(ms)) throw new Error(`cpu_work.py printed ${text}`);
   return ms;
 };

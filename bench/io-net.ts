@@ -15,7 +15,7 @@
 import { createRuntime, type Runtime } from '../src/python/index.ts';
 import { runtimeState } from '../src/python/runtime.ts';
 import { startEchoServer } from '../tests/integration/net-peers.ts';
-import { median, nativePythonJSON, nativePythonVersion, type BenchContext, type Row } from './lib.ts';
+import { lastLineJSON, median, nativePythonJSON, nativePythonVersion, type BenchContext, type Row } from './lib.ts';
 
 const ROUNDS = 5_000;
 
@@ -44,8 +44,7 @@ async function runIn(rt: Runtime, out: { text: string }, code: string): Promise<
   out.text = '';
   const status = await rt.runCode(code);
   if (status !== 0) throw new Error(`greenwasm run exited ${status}: ${out.text}`);
-  const lines = out.text.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as Sample;
+  return lastLineJSON<Sample>(out.text);
 }
 
 /** TCP echo round trip rows: greenwasm vs native python3 (and vs Pyodide's useNodeSockFS). */

@@ -16,7 +16,7 @@
 
 import { createRuntime } from '../src/python/index.ts';
 import { tcpEchoRows } from './io-net.ts';
-import { median, nativePythonJSON, nativePythonVersion, type Bench, type Row } from './lib.ts';
+import { lastLineJSON, median, nativePythonJSON, nativePythonVersion, type Bench, type Row } from './lib.ts';
 
 const RUN_SYNC = (fn: string, n: number) => `
 import js, json, time
@@ -77,7 +77,7 @@ const bench: Bench = {
       text = '';
       const exit = await rt.runCode(code);
       if (exit !== 0) throw new Error(`greenwasm run exited ${exit}: ${text}`);
-      return JSON.parse(text.trim().split('\n').pop()!) as Record<string, number>;
+      return lastLineJSON<Record<string, number>>(text);
     };
     const ours: Record<string, number[]> = { runSync: [], pyodideRunSync: [], event: [], queue: [], step: [] };
     const native: Record<string, number[]> = { event: [], queue: [], step: [] };

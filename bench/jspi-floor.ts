@@ -5,7 +5,7 @@
 // greenwasm switch does underneath (src/engine/continuation.ts) without any Python,
 // thread state or C stack work. µs per round trip (two switches).
 
-import { encodeModule, op, ValType } from '../src/engine/index.ts';
+import { encodeModule, op, promising, suspending, ValType } from '../src/engine/index.ts';
 
 /** µs per round trip, over `rounds` round trips (one sample). */
 export async function jspiPingPongRoundTrip(rounds: number): Promise<number> {
@@ -25,9 +25,8 @@ export async function jspiPingPongRoundTrip(rounds: number): Promise<number> {
     wake?.(x);
     return parked;
   };
-  const W = WebAssembly as unknown as { Suspending: new (f: Function) => Function; promising: (f: Function) => (n: number) => Promise<number> };
-  const inst = new WebAssembly.Instance(mod, { m: { sw: new W.Suspending(sw) } });
-  const run = W.promising(inst.exports['run'] as Function);
+  const inst = new WebAssembly.Instance(mod, { m: { sw: suspending(sw) as Function } });
+  const run = promising<[number], number>(inst.exports['run'] as Function);
   const t0 = performance.now();
   const a = run(rounds); // parks at its first switch; the second stack then ping-pongs with it
   cur = 1;

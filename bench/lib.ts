@@ -100,11 +100,15 @@ export function timeCommand(cmd: string, args: readonly string[], opts: { cwd?: 
   return performance.now() - t0;
 }
 
+/** The last line of a program's output, parsed as JSON (how bench scripts report). */
+export function lastLineJSON<T>(text: string): T {
+  return JSON.parse(text.trim().split('\n').at(-1)!) as T;
+}
+
 /** Run Python code on the native interpreter and parse the last stdout line as JSON. */
 export function nativePythonJSON<T>(code: string): T {
   if (!existsSync(NATIVE_PYTHON)) throw new Error(`${NATIVE_PYTHON} missing: run \`npm run setup\``);
-  const out = sh(NATIVE_PYTHON, ['-c', code]).trim().split('\n');
-  return JSON.parse(out[out.length - 1]!) as T;
+  return lastLineJSON<T>(sh(NATIVE_PYTHON, ['-c', code]));
 }
 
 export function nativePythonVersion(): string {

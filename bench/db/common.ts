@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres, type PostgresServer } from '../../tests/support/postgres.ts';
 import { createRuntime, type Runtime } from '../../src/python/index.ts';
-import { NATIVE_PYTHON, ROOT, median, sh } from '../lib.ts';
+import { lastLineJSON, NATIVE_PYTHON, ROOT, median, sh } from '../lib.ts';
 
 export const WORKLOAD_DIR = join(ROOT, 'bench', 'db');
 export const PY_SOURCES = join(ROOT, 'src', 'python', 'py');
@@ -53,8 +53,7 @@ export function nativeWorkload(env: DbBenchEnv, spec: WorkloadSpec, opts: { pure
   const out = sh(NATIVE_PYTHON, [join(WORKLOAD_DIR, 'workload.py'), JSON.stringify(spec)], {
     env: { PATH: process.env['PATH'], HOME: process.env['HOME'], LANG: 'C.UTF-8', PYTHONPATH: path, PYTHONDONTWRITEBYTECODE: '1', ...env.pg.env },
   });
-  const lines = out.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as Samples;
+  return lastLineJSON<Samples>(out);
 }
 
 export function medians(s: Samples): Record<string, number> {
