@@ -141,7 +141,6 @@ describe("many requests in flight", { timeout: 600_000 }, () => {
     // ends, however busy the machine was (a freed thread state once looked alive).
     await atRest(asgi.app, baselines.asgi);
     await atRest(wsgi.app, baselines.wsgi);
-    assert.deepEqual(runtimeState(asgi.app.runtime).greenlets.stats(), baselines.asgi.greenlets);
     checkInvariants(asgi.app.runtime);
     checkInvariants(wsgi.app.runtime);
   });
