@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRuntime, type Runtime } from '../src/python/index.ts';
 import { jspiPingPongRoundTrip } from './jspi-floor.ts';
+import { pythonPingPongRoundTrip } from './python-floor.ts';
 import { lastLineJSON, median, NATIVE_PYTHON, nativePythonJSON, nativePythonVersion, ROOT, sh, type Bench, type Row } from './lib.ts';
 
 const ROUNDS = 200_000;
@@ -162,11 +163,12 @@ const bench: Bench = {
       const n = nativePythonJSON<Record<string, number>>(ROUNDTRIP);
       const o = await runOurs(rt, text, ROUNDTRIP);
       o['jspi'] = await jspiPingPongRoundTrip(ROUNDS);
+      o['python'] = await pythonPingPongRoundTrip(rt, ROUNDS, text);
       if (i >= ctx.warmup) {
         native.push(n);
         ours.push(o);
       }
-      ctx.log(`  sample ${i}: ours ${o['arg']!.toFixed(3)} / ${o['noarg']!.toFixed(3)} / ${o['floor']!.toFixed(3)} µs, native ${n['arg']!.toFixed(3)} / ${n['noarg']!.toFixed(3)} / ${n['floor']!.toFixed(3)} µs (arg / no arg / floor)`);
+      ctx.log(`  sample ${i}: ours ${o['arg']!.toFixed(3)} / ${o['noarg']!.toFixed(3)} / ${o['floor']!.toFixed(3)} / ${o['python']!.toFixed(3)} µs (arg / no arg / floor / Python floor), native ${n['arg']!.toFixed(3)} / ${n['noarg']!.toFixed(3)} / ${n['floor']!.toFixed(3)} µs`);
     }
     for (const [key, label] of [['arg', 'g.switch(x) ↔ main.switch(x)'], ['noarg', 'g.switch() ↔ main.switch()'], ['floor', 'interpreter floor: loop calling a C builtin `id(x)`']] as const) {
       rows.push({
@@ -187,6 +189,15 @@ const bench: Bench = {
       peer,
       peerValue: median(native.map((s) => s['arg']!)),
       note: 'bench/jspi-floor.ts: the suspend/resume every greenwasm switch rests on, with nothing else; any JSPI greenlet costs at least this plus the interpreter',
+    });
+    rows.push({
+      metric: 'round trip, Python floor: two Python stacks ping-pong through a minimal stub',
+      unit: 'µs',
+      better: 'lower',
+      ours: median(ours.map((s) => s['python']!)),
+      peer,
+      peerValue: median(native.map((s) => s['arg']!)),
+      note: 'bench/python-floor.ts: a Python loop calling a builtin whose wasm stub swaps the stack pointer and thread state and suspends on one import, no greenlet bookkeeping; the mechanism every switch pays, interpreter included',
     });
 
     ctx.log(`memory: ${MEM_N} suspended greenlets`);

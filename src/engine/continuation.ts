@@ -14,6 +14,13 @@ import type { StackRegion } from "./region.ts";
  *   a new B is started by host.start(B)    ──► its entry trampoline calls
  *        `enter(B.id)` → Switcher.entered(B) first, `leave(B.id)` → exited(B) last
  *
+ * A trampoline may keep the stack pointer itself (`switchFrom(A, B, p, sp)`):
+ * the engine then records `sp` (A's stack pointer at the suspension) but reads
+ * and writes no stack pointer for A's park or its next resume. The trampoline
+ * saves the pointer in a wasm local, sets it to A.outerSp before suspending,
+ * and after the resume reads the outer pointer, restores its own and calls
+ * `resumed(A, outer)`. Either way the pointer is balanced at every suspension.
+ *
  * Between park and unpark no guest code of this switcher runs, and the shared
  * machine state (stack pointer, host "current" state) is what it was before
  * the parked continuation was resumed: other JS, including other switchers,
@@ -26,9 +33,9 @@ export type ContinuationState = "new" | "running" | "suspended" | "finishing" | 
 export interface SwitchHost<T> {
   getSp(): number;
   setSp(sp: number): void;
-  /** Save host state of `c`, on c's stack, right before it suspends or exits. */
+  /** Save host state of `c`, on c's stack, right before it suspends or exits (`c.keptSp`: its trampoline keeps the stack pointer). */
   park(c: Continuation<T>): void;
-  /** Restore host state of `c`, on c's stack, right after it resumes or enters. */
+  /** Restore host state of `c`, on c's stack, right after it resumes or enters (`c.keptSp` as at its park). */
   unpark(c: Continuation<T>): void;
   /** Begin running a `new` continuation: call its promising entry (which calls enter/leave). */
   start(c: Continuation<T>): Promise<unknown>;
@@ -46,6 +53,8 @@ export class Continuation<T> {
   sp = 0;
   /** Stack pointer of whoever ran before this continuation was (re)entered; own-region only. */
   outerSp = 0;
+  /** Parked by a trampoline that keeps the stack pointer (see the protocol above). */
+  keptSp = false;
   /** Payload delivered by the switch that resumes this continuation. */
   delivered: number = 0;
   resolve: ((id: number) => void) | null = null;
@@ -119,9 +128,14 @@ export class Switcher<T> {
    * stacks of one switcher can be running at once (adopted host stacks, each
    * possibly suspended by the host itself).
    */
-  switchFrom(from: Continuation<T>, target: Continuation<T>, payload: number): Promise<number> {
+  switchFrom(from: Continuation<T>, target: Continuation<T>, payload: number, trampolineSp: number | null = null): Promise<number> {
     this.check(target, from);
-    this.park(from);
+    if (trampolineSp === null) this.park(from);
+    else {
+      from.sp = trampolineSp;
+      from.keptSp = true;
+      this.host.park(from);
+    }
     from.state = "suspended";
     const parked = new Promise<number>((resolve) => {
       from.resolve = resolve;
@@ -208,9 +222,17 @@ export class Switcher<T> {
     else queueMicrotask(() => { throw e; });
   }
 
-  /** Trampoline `after`: the resumed continuation runs again. Returns its payload. */
-  resumed(c: Continuation<T>): number {
-    this.unpark(c);
+  /**
+   * Trampoline `after`: the resumed continuation runs again. Returns its
+   * payload. `outerSp`: for a continuation parked with a kept stack pointer,
+   * the pointer its trampoline found on resuming.
+   */
+  resumed(c: Continuation<T>, outerSp = 0): number {
+    if (c.keptSp) {
+      if (c.region) c.outerSp = outerSp;
+      this.host.unpark(c);
+      c.keptSp = false;
+    } else this.unpark(c);
     return c.delivered;
   }
 

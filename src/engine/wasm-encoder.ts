@@ -1,6 +1,6 @@
 /**
  * A minimal WebAssembly binary encoder, enough for the trampolines of the engine,
- * the WASIX host and greenlet: type, import (functions, globals, funcref tables),
+ * the WASIX host and greenlet: type, import (functions, globals, funcref tables, memory),
  * function, export and code sections. No validation beyond what
  * `WebAssembly.Module` does.
  */
@@ -34,6 +34,8 @@ export interface ModuleExtras {
   types?: readonly FuncType[];
   /** Imported funcref tables, numbered from 0 in the order given. Default: none. */
   tables?: readonly TableImport[];
+  /** An imported linear memory (memory 0, no minimum or maximum required), for loads and stores. Default: none. */
+  memory?: { module: string; name: string };
 }
 export interface FuncDef {
   type: FuncType;
@@ -84,8 +86,13 @@ function section(id: number, bytes: readonly number[]): number[] {
 export const op = {
   localGet: (i: number) => [0x20, ...uleb(i)],
   localSet: (i: number) => [0x21, ...uleb(i)],
+  localTee: (i: number) => [0x22, ...uleb(i)],
   call: (f: number) => [0x10, ...uleb(f)],
   globalGet: (g: number) => [0x23, ...uleb(g)],
+  globalSet: (g: number) => [0x24, ...uleb(g)],
+  /** `i32.load` / `i32.store` of memory 0 with a constant byte offset (4-byte aligned). */
+  i32Load: (offset = 0) => [0x28, 2, ...uleb(offset)],
+  i32Store: (offset = 0) => [0x36, 2, ...uleb(offset)],
   i32Const: (v: number) => [0x41, ...sleb(v)],
   i64Const: (v: bigint) => [0x42, ...sleb(v)],
   drop: () => [0x1a],
@@ -119,6 +126,7 @@ export function encodeModule(
     ...imports.map((im) => [...name(im.module), ...name(im.name), 0x00, ...uleb(typeIndex(im.type))]),
     ...globals.map((g) => [...name(g.module), ...name(g.name), 0x03, g.global.type, g.global.mutable ? 1 : 0]),
     ...(extras.tables ?? []).map((t) => [...name(t.module), ...name(t.name), 0x01, 0x70, 0x00, 0x00]),
+    ...(extras.memory ? [[...name(extras.memory.module), ...name(extras.memory.name), 0x02, 0x00, 0x00]] : []),
   ];
   const funcTypeIdx = funcs.map((f) => uleb(typeIndex(f.type)));
   const exportBytes = funcs.flatMap((f, i) =>

@@ -338,6 +338,14 @@ export function installInterruptPoll(py: Pyodide, poll: () => unknown): void {
   Object.defineProperty(moduleOf(py), "Py_EmscriptenSignalBuffer", { configurable: true, get: poll, set: () => {} });
 }
 
+/** Pyodide's C stack pointer global and linear memory, for wasm modules that import them (both checked at boot). */
+export function machineOf(m: PyodideInternals): { stackPointer: WebAssembly.Global; memory: WebAssembly.Memory } {
+  return {
+    stackPointer: m.wasmExports["__stack_pointer"] as WebAssembly.Global,
+    memory: m.wasmExports["memory"] as WebAssembly.Memory,
+  };
+}
+
 function moduleOf(py: Pyodide): Record<string, unknown> {
   const mod = (py as unknown as { _module?: Record<string, unknown> })._module;
   if (typeof mod !== "object" || mod === null) throw new Error("pyodide._module is missing");
@@ -369,6 +377,7 @@ function checkInternals(m: PyodideInternals): void {
   for (const name of SOCKET_HOOKS) if (typeof record[name] !== "function") missing.push(name);
   if (typeof m.ERRNO_CODES?.["EROFS"] !== "number") missing.push("ERRNO_CODES.EROFS");
   if (!(m.wasmExports["__stack_pointer"] instanceof WebAssembly.Global)) missing.push("wasmExports.__stack_pointer");
+  if (!(m.wasmExports["memory"] instanceof WebAssembly.Memory)) missing.push("wasmExports.memory");
   if (missing.length > 0) {
     throw new Error(`Pyodide ${PYODIDE_VERSION} Module lacks members greenwasm needs: ${missing.join(", ")}`);
   }

@@ -46,8 +46,7 @@ export class ThreadHooks {
   }
 
   /** Whether thread state `ts` has a profile or trace function (the cheap check, on every switch). */
-  has(ts: number): boolean {
-    const H = this.#api.u32;
+  has(ts: number, H: Int32Array = this.#api.i32): boolean {
     return (H[(ts + this.#profileFunc) >>> 2]! | H[(ts + this.#traceFunc) >>> 2]!) !== 0;
   }
 

@@ -1,5 +1,6 @@
 import { Switcher, SwitchError, continuationById, makeRegion } from "../../engine/index.ts";
 import type { Continuation, SwitchHost, StackRegion } from "../../engine/index.ts";
+import { machineOf } from "../pyodide.ts";
 import type { PyodideInternals } from "../pyodide.ts";
 import { RunningStack } from "./running.ts";
 import { Instances } from "./instances.ts";
@@ -7,7 +8,7 @@ import { runThread, startThread } from "./threads.ts";
 import type { RunThreadOptions, StartedThread, ThreadOutcome } from "./threads.ts";
 export type { RunThreadOptions, StartedThread, ThreadOutcome } from "./threads.ts";
 import type { TstateLayout } from "./tstate-layout.ts";
-import { buildTrampolines } from "./trampoline.ts";
+import { buildTrampolines, PARKED, PARKED_KEPT } from "./trampoline.ts";
 import type { Trampolines } from "./trampoline.ts";
 import { installBuiltins, installMethod } from "./builtins.ts";
 import { PyApi } from "./pyapi.ts";
@@ -81,6 +82,10 @@ export class GreenletHost {
   private slow = false;
   private readonly killFlag = new WebAssembly.Global({ value: "i32", mutable: true }, 0);
   private readonly emptyTuple: number;
+  /** Pyodide's `validSuspender` (one object for the Module's life; the Module getter is slow on hot paths). */
+  readonly suspender: { value: boolean };
+  /** The trampolines' cell (see trampoline.ts): +0 outer stack pointer of a kept park, +4 the stub's stack pointer. */
+  private readonly cell: number;
 
   get slowOnly(): boolean {
     return this.slow;
@@ -98,6 +103,8 @@ export class GreenletHost {
     this.stackSize = checkSize("stackSize", opts.stackSize ?? DEFAULT_GREENLET_STACK_SIZE);
     this.threadStackSize = checkSize("threadStackSize", opts.threadStackSize ?? DEFAULT_THREAD_STACK_SIZE);
     this.emptyTuple = m._PyTuple_New(0);
+    this.suspender = m.validSuspender;
+    this.cell = m._malloc(8); // lives as long as the interpreter, like the trampolines
     this.hooks = new ThreadHooks(this.api, layout);
     this.life = new Lifecycle(this);
     this.switchHost = {
@@ -125,7 +132,14 @@ export class GreenletHost {
       emptyTuple: () => this.emptyTuple,
       killDone: (r) => this.killDone(r),
       killFlag: this.killFlag,
-      after: (id) => this.after(id),
+      after: (id, outer) => this.after(id, outer),
+      ...machineOf(m),
+      cell: this.cell,
+      capture: m._captureThreadState,
+      restore: m._restoreThreadState,
+      noThreadState: () => {
+        throw new SwitchError("greenlet: no Pyodide task to hand control back to");
+      },
       immediate: () => this.immediateValue,
       enter: (id) => this.life.enter(id),
       startArgs: (id) => this.life.startItem(id, 1),
@@ -231,14 +245,14 @@ export class GreenletHost {
     self >>>= 0;
     args >>>= 0;
     const nargs = nargsf & 0x7fffffff;
-    if (this.slowOnly || kwnames !== 0 || nargs > 1 || !this.m.validSuspender.value) return 0;
-    const H = this.api.u32;
+    if (this.slow || kwnames !== 0 || nargs > 1 || !this.suspender.value) return 0;
     const from = this.currentCont();
     const target = this.resolveTarget(self, from);
     if (!target || target === from || target.state !== "suspended" || target.switcher !== from.switcher) return 0;
+    const H = this.api.i32;
     // greenlet packs switch(x) as x and switch() as ().
-    const value = nargs === 1 ? H[args >>> 2]! : this.emptyTuple;
-    this.api.retain(value);
+    const value = nargs === 1 ? H[args >>> 2]! >>> 0 : this.emptyTuple;
+    this.api.retain(value, H);
     return this.transfer(from, target, value, false);
   }
 
@@ -289,12 +303,23 @@ export class GreenletHost {
 
   private readonly scratch = new Set<number>();
 
-  /** Park `from`, deliver to `target`; the stub then suspends in `wait` on the returned code's promise. */
+  /**
+   * Park `from`, deliver to `target`; the stub then suspends in `wait` on the
+   * returned code's promise. A stack on its own region parks "kept": its stub
+   * saves and restores the stack pointer and thread state (trampoline.ts).
+   */
   private transfer(from: Cont, target: Cont, payload: number, throwing: boolean): number {
     this.join(from, target);
     target.data.throwing = throwing;
-    this.pending = from.switcher.switchFrom(from, target, payload);
-    return 1;
+    if (from.region === null) {
+      this.pending = from.switcher.switchFrom(from, target, payload);
+      return PARKED;
+    }
+    const H = this.api.i32;
+    const at = this.cell >>> 2;
+    H[at] = from.outerSp;
+    this.pending = from.switcher.switchFrom(from, target, payload, H[at + 1]! >>> 0);
+    return PARKED_KEPT;
   }
 
   private pending: Promise<number> | null = null;
@@ -309,7 +334,7 @@ export class GreenletHost {
   private slowSwitchBuiltin(_self: number, args: number, nargs: number): number {
     const api = this.api;
     if (nargs !== 3) return this.fail(api.typeError, "switch(target, payload, throwing) takes 3 arguments");
-    if (!this.m.validSuspender.value) {
+    if (!this.suspender.value) {
       return this.fail(this.py.errorType,
         "cannot switch greenlets here: this Python code was called synchronously from JavaScript " +
         "(a JavaScript frame sits between the greenlets). Enter Python through greenwasm's runtime " +
@@ -344,9 +369,9 @@ export class GreenletHost {
     return -1;
   }
 
-  private after(id: number): number {
+  private after(id: number, outer: number): number {
     const c = continuationById<ContData>(id);
-    const payload = c.switcher.resumed(c);
+    const payload = c.switcher.resumed(c, outer >>> 0);
     if (!c.data.throwing) return payload;
     c.data.throwing = false;
     this.m._PyErr_SetRaisedException(payload);
@@ -357,16 +382,22 @@ export class GreenletHost {
 
   private park(c: Cont): void {
     const m = this.m;
+    const H = this.api.i32;
     // A main instance's object is owned by its thread for the thread's life.
-    if (c.data.kind === "greenlet" && c.data.obj) this.api.release(c.data.obj);
-    this.loopHint = this.api.u32[(c.data.tstate + this.layout.runningLoop) >>> 2]!;
+    if (c.data.kind === "greenlet" && c.data.obj) this.api.release(c.data.obj, H);
+    // (release may have run a finalizer, which may have grown memory: H is re-read.)
+    const ts = c.data.tstate;
+    const H2 = this.api.i32;
+    this.loopHint = H2[(ts + this.layout.runningLoop) >>> 2]! >>> 0;
     const t = c.data.thread;
-    if (t.hooks !== null || this.hooks.has(c.data.tstate)) this.parkHooks(t, c.data.tstate);
+    if (t.hooks !== null || this.hooks.has(ts, H2)) this.parkHooks(t, ts);
     if (c.data.kind === "main") t.lastMain = c;
-    if (!c.region) c.data.stackState = new m.StackState();
-    const ts = m._captureThreadState();
-    if (!ts) throw new SwitchError("greenlet: no Pyodide task to hand control back to");
-    c.data.tstate = ts;
+    if (!c.keptSp) {
+      if (!c.region) c.data.stackState = new m.StackState();
+      const ts = m._captureThreadState();
+      if (!ts) throw new SwitchError("greenlet: no Pyodide task to hand control back to");
+      c.data.tstate = ts;
+    }
     this.running.leave();
   }
 
@@ -398,25 +429,27 @@ export class GreenletHost {
 
   private unpark(c: Cont): void {
     const m = this.m;
-    if (c.data.stackState) {
-      c.data.stackState.restore();
-      c.data.stackState = null;
+    if (!c.keptSp) {
+      if (c.data.stackState) {
+        c.data.stackState.restore();
+        c.data.stackState = null;
+      }
+      m._restoreThreadState(c.data.tstate);
     }
-    m._restoreThreadState(c.data.tstate);
-    m.validSuspender.value = true;
+    this.suspender.value = true;
     this.running.enter(c);
     if (c.data.thread.hooks !== null || this.hooks.has(c.data.tstate)) this.unparkHooks(c);
     if (c.data.kind === "greenlet") {
-      this.shareRunningLoop(c);
-      if (c.data.obj) this.api.retain(c.data.obj);
+      const H = this.api.i32;
+      if (c.data.obj) this.api.retain(c.data.obj, H);
+      this.shareRunningLoop(c, H);
     }
   }
 
   /** A greenlet sees the running asyncio loop of the stack that switched into it (it lives in the tstate). */
-  private shareRunningLoop(c: Cont): void {
-    const H = this.api.u32;
+  private shareRunningLoop(c: Cont, H: Int32Array): void {
     const slot = (c.data.tstate + this.layout.runningLoop) >>> 2;
-    const have = H[slot]!;
+    const have = H[slot]! >>> 0;
     const want = this.loopHint;
     if (want === have) return;
     if (want) this.api.incref(want);

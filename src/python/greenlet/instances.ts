@@ -20,8 +20,12 @@ export class Instances {
   /** Host stacks adopted by `current()` (not thread entries, which end through `leave`). */
   readonly #adopted = new Set<Cont>();
 
+  /** `PyThreadState_Get`, read once off the (slow to search) Module. */
+  readonly #tstateGet: () => number;
+
   constructor(host: GreenletHost) {
     this.#host = host;
+    this.#tstateGet = host.m._PyThreadState_Get;
     this.interp = host.m._PyInterpreterState_Get();
     this.#installTaskEndSweep();
   }
@@ -53,7 +57,7 @@ export class Instances {
 
   /** The continuation running on the current stack, adopting the stack as a main instance if new. */
   current(): Cont {
-    const ts = this.#host.m._PyThreadState_Get();
+    const ts = this.#tstateGet();
     const known = this.#known(ts);
     if (known) return known;
     const stale = this.byTstate.get(ts);
@@ -70,7 +74,7 @@ export class Instances {
 
   /** The greenlet thread of the running stack, without adopting the stack (`thread()` builtin, `get_ident`). */
   threadToken(): number {
-    const known = this.#known(this.#host.m._PyThreadState_Get());
+    const known = this.#known(this.#tstateGet());
     if (known) return known.data.thread.token;
     const token = this.tokenOfContext();
     return this.#host.threads.has(token) ? token : 0;

@@ -75,17 +75,16 @@ export class PyApi {
    * Py_INCREF / Py_DECREF of an ordinary (mortal, GIL build) object done in
    * JS when the count cannot reach zero. Cross-language contract: ob_refcnt
    * is the i32 at offset 0 of every object on wasm32; immortal objects have
-   * huge counts and take the C path.
+   * huge counts and take the C path. `H`: a current view (`i32`), if the
+   * caller holds one.
    */
-  retain(p: number): void {
-    const H = this.i32;
+  retain(p: number, H: Int32Array = this.i32): void {
     const rc = H[p >>> 2]!;
     if (rc > 0 && rc < MORTAL_LIMIT) H[p >>> 2] = rc + 1;
     else this.m._Py_IncRef(p);
   }
   /** Drop a reference; if it is the last, deallocate with switching disabled (see decrefNoSwitch). */
-  release(p: number): void {
-    const H = this.i32;
+  release(p: number, H: Int32Array = this.i32): void {
     const rc = H[p >>> 2]!;
     if (rc > 1 && rc < MORTAL_LIMIT) H[p >>> 2] = rc - 1;
     else this.decrefNoSwitch(p);

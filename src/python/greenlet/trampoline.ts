@@ -13,12 +13,23 @@ import type { FuncType } from "../../engine/index.ts";
  *   -1 of `args` holds `self`; through a bound builtin method it does not.
  *
  *   switch method(self, args, nargsf, kwnames):
+ *       cell[4] = SP                             -- the stack pointer the host records for this stack
  *       r = fast(self, args, nargsf, kwnames)   -- plain import: checks, parks, returns a code
- *       r > 0  -> after(wait())                  -- wait: Suspending; resolves to our id on resume
+ *       r == 1 -> after(wait(), 0)               -- wait: Suspending; resolves to our id on resume
+ *       r == 2 -> the stub keeps SP and the thread state (the host parked with keptSp):
+ *                 sp = SP; ts = captureThreadState(); SP = cell[0]   -- cell[0]: the outer SP
+ *                 id = wait(); outer = SP; SP = sp; restoreThreadState(ts)
+ *                 after(id, outer)
  *       r == 0 -> v = slowArgs(self, args, nargsf, kwnames)   -- [self, *args, *kwvalues]
  *                 res = PyObject_Vectorcall(slowFn(), v, nargs + 1, kwnames); slowDone(v); res
  *       r < 0  -> immediate()                    -- a result ready without switching (or NULL)
- *   switch builtin(self, args, nargs): r = slowSwitch(...); r > 0 ? after(wait()) : immediate()
+ *   switch builtin(self, args, nargs): r = slowSwitch(...); r > 0 as above, else immediate()
+ *
+ * `cell` is 8 bytes of linear memory owned by the host: +0 the outer stack
+ * pointer of a kept park (written by the host), +4 the stub's stack pointer
+ * (written by the stub before `fast`/`slowSwitch`). `SP` is Pyodide's
+ * `__stack_pointer` global; captureThreadState/restoreThreadState are
+ * Pyodide's wasm exports, called wasm-to-wasm.
  *
  * After a resume, if the imported global `killFlag` is set and the result is
  * not NULL, the stub calls Python's `_kill_pending()` (wasm-to-wasm, so those
@@ -40,6 +51,12 @@ const METHOD: FuncType = { params: [i32, i32, i32, i32], results: [i32] };
 const V_I: FuncType = { params: [], results: [i32] };
 const I_I: FuncType = { params: [i32], results: [i32] };
 const II_I: FuncType = { params: [i32, i32], results: [i32] };
+const I_V: FuncType = { params: [i32], results: [] };
+const V_V: FuncType = { params: [], results: [] };
+
+/** Codes of `fast` / `slowSwitch` that mean "switch": the host parked, the engine or the stub keeps SP. */
+export const PARKED = 1;
+export const PARKED_KEPT = 2;
 
 export type FastcallFn = (self: number, args: number, nargs: number) => number;
 export type MethodFn = (self: number, args: number, nargsf: number, kwnames: number) => number;
@@ -58,7 +75,17 @@ export interface TrampolineImports {
   killDone: (result: number) => void;
   /** Set to 1 by the host while kills are pending. */
   killFlag: WebAssembly.Global;
-  after: (id: number) => number;
+  /** The resumed stack runs again (`outer`: the stack pointer a kept park found on resuming, else 0). */
+  after: (id: number, outer: number) => number;
+  /** Pyodide's `__stack_pointer`, linear memory, and the host's 8-byte cell (see above). */
+  stackPointer: WebAssembly.Global;
+  memory: WebAssembly.Memory;
+  cell: number;
+  /** Pyodide's raw wasm exports captureThreadState / restoreThreadState. */
+  capture: Function;
+  restore: Function;
+  /** captureThreadState failed in a kept park: throws (a Pyodide invariant broke). */
+  noThreadState: () => void;
   immediate: () => number;
   /** Returns `run` (borrowed); `startArgs`/`startKwargs` return its arguments (borrowed; kwargs may be 0). */
   enter: (id: number) => number;
@@ -93,6 +120,7 @@ const ELSE = [0x05];
 const END = [0x0b];
 const I32_GT_S = [0x4a];
 const I32_EQZ = [0x45];
+const I32_EQ = [0x46];
 const I32_AND = [0x71];
 const I32_ADD = [0x6a];
 
@@ -102,7 +130,7 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
     { module: "g", name: "fast", type: METHOD },
     { module: "g", name: "slowSwitch", type: FASTCALL },
     { module: "g", name: "slowFn", type: V_I },
-    { module: "g", name: "after", type: I_I },
+    { module: "g", name: "after", type: II_I },
     { module: "g", name: "immediate", type: V_I },
     { module: "g", name: "enter", type: I_I },
     { module: "g", name: "startArgs", type: I_I },
@@ -115,17 +143,39 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
     { module: "g", name: "wait", type: V_I },
     { module: "g", name: "killFn", type: V_I },
     { module: "g", name: "emptyTuple", type: V_I },
-    { module: "g", name: "killDone", type: { params: [i32], results: [] } },
+    { module: "g", name: "killDone", type: I_V },
+    { module: "g", name: "capture", type: V_I },
+    { module: "g", name: "restore", type: I_V },
+    { module: "g", name: "noThreadState", type: V_V },
     ...names.map((n) => ({ module: "b", name: n, type: FASTCALL })),
   ];
   const [FAST, SLOW_SWITCH, SLOW_FN, AFTER, IMMEDIATE, ENTER, ARGS, KWARGS, LEAVE, CALL, VECTORCALL, SLOW_ARGS, SLOW_DONE, WAIT,
-    KILL_FN, EMPTY, KILL_DONE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
-  const FIRST_BUILTIN = 17;
-  const KILL_FLAG = 0; // imported global
+    KILL_FN, EMPTY, KILL_DONE, CAPTURE, RESTORE, NO_TSTATE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+  const FIRST_BUILTIN = 20;
+  const [KILL_FLAG, SP] = [0, 1]; // imported globals
   const VOID = 0x40;
-  /** Resume, keep the result in local `res`, run pending kills if flagged, push `res`. */
-  const resume = (res: number) => [
-    ...op.call(WAIT), ...op.call(AFTER), ...op.localSet(res),
+  const cell = imp.cell;
+  /** cell[4] = SP, before the call that may park this stack. */
+  const recordSp = [...op.i32Const(cell), ...op.globalGet(SP), ...op.i32Store(4)];
+  /**
+   * With the code `r` of fast/slowSwitch (> 0) in local `r`: suspend, resume,
+   * keep the result in local `res`, run pending kills if flagged, push `res`.
+   * Locals `sp`, `ts`, `id` are scratch (r == PARKED_KEPT only).
+   */
+  const resume = (r: number, res: number, sp: number, ts: number, id: number) => [
+    ...op.localGet(r), ...op.i32Const(PARKED_KEPT), ...I32_EQ, ...IF_I32,
+      ...op.globalGet(SP), ...op.localSet(sp),
+      ...op.call(CAPTURE), ...op.localTee(ts), ...I32_EQZ, 0x04, VOID, ...op.call(NO_TSTATE), ...END,
+      ...op.i32Const(cell), ...op.i32Load(0), ...op.globalSet(SP),
+      ...op.call(WAIT), ...op.localSet(id),
+      ...op.localGet(id), ...op.globalGet(SP),
+      ...op.localGet(sp), ...op.globalSet(SP),
+      ...op.localGet(ts), ...op.call(RESTORE),
+      ...op.call(AFTER),
+    ...ELSE,
+      ...op.call(WAIT), ...op.i32Const(0), ...op.call(AFTER),
+    ...END,
+    ...op.localSet(res),
     ...op.globalGet(KILL_FLAG), 0x04, VOID,
       ...op.localGet(res), 0x04, VOID,
         ...op.call(KILL_FN), ...op.call(EMPTY), ...op.i32Const(0), ...op.call(CALL), ...op.call(KILL_DONE),
@@ -139,11 +189,12 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
       ...op.call(KILL_FN), ...op.call(EMPTY), ...op.i32Const(0), ...op.call(CALL), ...op.call(KILL_DONE),
     ...END,
   ];
-  const [R, V, RES] = [4, 5, 6]; // locals of the method stub (after its 4 params)
+  const [R, V, RES, MSP, MTS, MID] = [4, 5, 6, 7, 8, 9]; // locals of the method stub (after its 4 params)
   const methodBody = [
+    ...recordSp,
     ...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.localGet(3), ...op.call(FAST), ...op.localSet(R),
     ...op.localGet(R), ...op.i32Const(0), ...I32_GT_S, ...IF_I32,
-      ...resume(RES),
+      ...resume(R, RES, MSP, MTS, MID),
     ...ELSE,
       ...op.localGet(R), ...I32_EQZ, ...IF_I32,
         ...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.localGet(3), ...op.call(SLOW_ARGS), ...op.localSet(V),
@@ -159,18 +210,19 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
       ...END,
     ...END,
   ];
-  const [RB, RESB] = [3, 4]; // locals of the builtin stub
+  const [RB, RESB, BSP, BTS, BID] = [3, 4, 5, 6, 7]; // locals of the builtin stub
   const builtinBody = [
+    ...recordSp,
     ...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.call(SLOW_SWITCH), ...op.localSet(RB),
     ...op.localGet(RB), ...op.i32Const(0), ...I32_GT_S, ...IF_I32,
-      ...resume(RESB),
+      ...resume(RB, RESB, BSP, BTS, BID),
     ...ELSE,
       ...op.call(IMMEDIATE),
     ...END,
   ];
   const funcs = [
-    { type: METHOD, locals: [i32, i32, i32], export: "switchMethod", body: methodBody },
-    { type: FASTCALL, locals: [i32, i32], export: "switch", body: builtinBody },
+    { type: METHOD, locals: [i32, i32, i32, i32, i32, i32], export: "switchMethod", body: methodBody },
+    { type: FASTCALL, locals: [i32, i32, i32, i32, i32], export: "switch", body: builtinBody },
     {
       type: I_I,
       export: "entry",
@@ -188,8 +240,11 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
       body: [...(KILLS_FIRST.has(n) ? runKills : []), ...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.call(FIRST_BUILTIN + i)],
     })),
   ];
-  const globals = [{ module: "g", name: "killFlag", global: { type: i32, mutable: true } }];
-  const module = new WebAssembly.Module(encodeModule(imports, funcs, globals) as BufferSource);
+  const globals = [
+    { module: "g", name: "killFlag", global: { type: i32, mutable: true } },
+    { module: "g", name: "sp", global: { type: i32, mutable: true } },
+  ];
+  const module = new WebAssembly.Module(encodeModule(imports, funcs, globals, { memory: { module: "g", name: "memory" } }) as BufferSource);
   const instance = new WebAssembly.Instance(module, {
     g: {
       fast: imp.fast,
@@ -210,6 +265,11 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
       emptyTuple: imp.emptyTuple,
       killDone: imp.killDone,
       killFlag: imp.killFlag,
+      sp: imp.stackPointer,
+      memory: imp.memory,
+      capture: imp.capture,
+      restore: imp.restore,
+      noThreadState: imp.noThreadState,
     },
     b: imp.builtins as unknown as Record<string, Function>,
   });
