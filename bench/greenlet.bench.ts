@@ -181,24 +181,16 @@ const bench: Bench = {
         ...(key === 'floor' ? { note: 'not a switch: the same timing loop around a trivial C call; the part of each round trip that is interpreter speed (Pyodide vs native CPython)' } : {}),
       });
     }
-    rows.push({
-      metric: 'round trip, JSPI floor: two bare wasm stacks ping-pong (no Python)',
-      unit: 'µs',
-      better: 'lower',
-      ours: median(ours.map((s) => s['jspi']!)),
-      peer,
-      peerValue: median(native.map((s) => s['arg']!)),
-      note: 'bench/jspi-floor.ts: the suspend/resume every greenwasm switch rests on, with nothing else; any JSPI greenlet costs at least this plus the interpreter',
-    });
-    rows.push({
-      metric: 'round trip, Python floor: two Python stacks ping-pong through a minimal stub',
-      unit: 'µs',
-      better: 'lower',
-      ours: median(ours.map((s) => s['python']!)),
-      peer,
-      peerValue: median(native.map((s) => s['arg']!)),
-      note: 'bench/python-floor.ts: a Python loop calling a builtin whose wasm stub swaps the stack pointer and thread state and suspends on one import, no greenlet bookkeeping; the mechanism every switch pays, interpreter included',
-    });
+    // Floors: ours only, set against native greenlet's whole round trip (one argument).
+    const floors = [
+      ['jspi', 'round trip, JSPI floor: two bare wasm stacks ping-pong (no Python)',
+        'bench/jspi-floor.ts: the suspend/resume every greenwasm switch rests on, with nothing else; any JSPI greenlet costs at least this plus the interpreter'],
+      ['python', 'round trip, Python floor: two Python stacks ping-pong through a minimal stub',
+        'bench/python-floor.ts: a Python loop calling a builtin whose wasm stub swaps the stack pointer and thread state and suspends on one import, no greenlet bookkeeping; the mechanism every switch pays, interpreter included'],
+    ] as const;
+    for (const [key, metric, note] of floors) {
+      rows.push({ metric, unit: 'µs', better: 'lower', ours: median(ours.map((s) => s[key]!)), peer, peerValue: median(native.map((s) => s['arg']!)), note });
+    }
 
     ctx.log(`memory: ${MEM_N} suspended greenlets`);
     const nativeMem = nativePythonJSON<{ per: number }>(MEMORY(NATIVE_USED)).per;
