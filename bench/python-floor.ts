@@ -14,6 +14,7 @@ import { installBuiltins } from '../src/python/greenlet/builtins.ts';
 import { machineOf } from '../src/python/pyodide.ts';
 import { runtimeState } from '../src/python/runtime.ts';
 import type { Runtime } from '../src/python/index.ts';
+import { pingPong } from './jspi-floor.ts';
 import { lastLineJSON } from './lib.ts';
 
 const MODULE = '_greenwasm_floor';
@@ -30,20 +31,7 @@ function install(rt: Runtime): Floor {
   const m = runtimeState(rt).greenlets.m;
   const { stackPointer, memory } = machineOf(m);
   const outer = new WebAssembly.Global({ value: 'i32', mutable: true }, 0);
-  const parked: (((v: number) => void) | null)[] = [null, null];
-  let cur = 0;
-  let left = 0;
-  const sw = (): Promise<number> => {
-    const me = cur;
-    const other = 1 - me;
-    cur = other;
-    left--;
-    const wake = parked[other];
-    parked[other] = null;
-    const p = left > 0 ? new Promise<number>((r) => (parked[me] = r)) : Promise.resolve(0);
-    wake?.(0);
-    return p;
-  };
+  const turns = pingPong();
   // imports: 0 sw (Suspending), 1 captureThreadState, 2 restoreThreadState, 3 Py_IncRef; globals: 0 SP, 1 outer
   const imports = [
     { module: 'f', name: 'sw', type: { params: [], results: [i32] } },
@@ -70,14 +58,12 @@ function install(rt: Runtime): Floor {
   ];
   const mod = new WebAssembly.Module(encodeModule(imports, [{ type: { params: [i32, i32, i32], results: [i32] }, locals: [i32, i32], body, export: 'sw' }], globals, { memory: { module: 'f', name: 'memory' } }) as BufferSource);
   const inst = new WebAssembly.Instance(mod, {
-    f: { sw: suspending(sw) as Function, capture: m._captureThreadState, restore: m._restoreThreadState, incref: m._Py_IncRef, sp: stackPointer, outer, memory },
+    f: { sw: suspending(() => turns.sw(0)) as Function, capture: m._captureThreadState, restore: m._restoreThreadState, incref: m._Py_IncRef, sp: stackPointer, outer, memory },
   });
   installBuiltins(m, MODULE, { sw: inst.exports['sw'] as Function });
   return {
     arm(total) {
-      cur = 0;
-      left = total;
-      parked[0] = parked[1] = null;
+      turns.arm(total);
       outer.value = m.stackSave(); // the resting stack pointer that resumed stacks run above
     },
   };

@@ -382,15 +382,14 @@ export class GreenletHost {
 
   private park(c: Cont): void {
     const m = this.m;
-    const H = this.api.i32;
     // A main instance's object is owned by its thread for the thread's life.
-    if (c.data.kind === "greenlet" && c.data.obj) this.api.release(c.data.obj, H);
-    // (release may have run a finalizer, which may have grown memory: H is re-read.)
+    if (c.data.kind === "greenlet" && c.data.obj) this.api.release(c.data.obj);
+    // Read after the release, which may run a finalizer (and grow memory).
     const ts = c.data.tstate;
-    const H2 = this.api.i32;
-    this.loopHint = H2[(ts + this.layout.runningLoop) >>> 2]! >>> 0;
+    const H = this.api.i32;
+    this.loopHint = H[(ts + this.layout.runningLoop) >>> 2]! >>> 0;
     const t = c.data.thread;
-    if (t.hooks !== null || this.hooks.has(ts, H2)) this.parkHooks(t, ts);
+    if (t.hooks !== null || this.hooks.has(ts, H)) this.parkHooks(t, ts);
     if (c.data.kind === "main") t.lastMain = c;
     if (!c.keptSp) {
       if (!c.region) c.data.stackState = new m.StackState();
