@@ -20,6 +20,9 @@ import type { StackRegion } from "./region.ts";
  * saves the pointer in a wasm local, sets it to A.outerSp before suspending,
  * and after the resume reads the outer pointer, restores its own and calls
  * `resumed(A, outer)`. Either way the pointer is balanced at every suspension.
+ * A trampoline that also keeps all host state can switch between two such
+ * continuations with `handOff(A, B, sp)`: the engine then calls neither
+ * `park(A)` nor `unpark(B)` and B's trampoline does not call `after`.
  *
  * Between park and unpark no guest code of this switcher runs, and the shared
  * machine state (stack pointer, host "current" state) is what it was before
@@ -141,6 +144,31 @@ export class Switcher<T> {
       from.resolve = resolve;
     });
     this.deliver(target, payload);
+    return parked;
+  }
+
+  /**
+   * A switch whose trampoline saves `from`'s host state and restores
+   * `target`'s itself (stack pointer and every host hook): the engine only
+   * records it. `from` parks kept, as `switchFrom` with a trampoline pointer
+   * but without `host.park`; `target`, parked kept, runs again without
+   * `resumed` or `host.unpark`. Returns `from`'s parked promise; `target`'s
+   * resolves to its id. The payload travels outside the engine.
+   */
+  handOff(from: Continuation<T>, target: Continuation<T>, trampolineSp: number): Promise<number> {
+    if (from.switcher !== this || from.state !== "running") throw new SwitchError(`cannot hand off from a ${from.state} continuation`);
+    if (target.switcher !== this || target.state !== "suspended" || !target.keptSp || target === from) {
+      throw new SwitchError(`cannot hand off to a ${target.state} continuation${target.keptSp ? "" : " not parked kept"}`);
+    }
+    from.sp = trampolineSp;
+    from.keptSp = true;
+    from.state = "suspended";
+    const parked = new Promise<number>((resolve) => {
+      from.resolve = resolve;
+    });
+    target.keptSp = false;
+    target.delivered = 0;
+    this.deliver(target, 0);
     return parked;
   }
 

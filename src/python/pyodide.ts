@@ -346,6 +346,48 @@ export function machineOf(m: PyodideInternals): { stackPointer: WebAssembly.Glob
   };
 }
 
+const suspenderFlags = new WeakMap<object, number>();
+
+/**
+ * Pyodide's `validSuspender.value` ("the running wasm code may suspend") kept
+ * in an i32 of linear memory (1 = true; returns its address), so wasm stubs can
+ * read and set it. Pyodide's own JS reads and writes the same flag through an
+ * accessor on a prototype given to the flag object, whose own data property is
+ * removed. (An accessor defined on the object itself turns it into a slow
+ * dictionary-mode object, and a WebAssembly.Global's `value` is slow to reach
+ * from JS.) Installed once per flag object; refuses if it is not the plain
+ * `{ value }` object Pyodide 314 defines.
+ */
+export function suspenderFlag(m: PyodideInternals): number {
+  const vs = m.validSuspender;
+  const known = suspenderFlags.get(vs);
+  if (known !== undefined) return known;
+  const d = Object.getOwnPropertyDescriptor(vs, "value");
+  if (!d || !("value" in d) || !d.writable || !d.configurable || Object.keys(vs).length !== 1 || Object.getPrototypeOf(vs) !== Object.prototype) {
+    throw new Error("Pyodide's validSuspender is not the plain { value } object this version pins");
+  }
+  const addr = m._malloc(4); // lives as long as the interpreter
+  if (!addr) throw new Error("cannot allocate the suspender flag");
+  const memory = machineOf(m).memory;
+  const at = addr >>> 2;
+  // Growing the (unshared) memory detaches the old buffer: a stale view has length 0.
+  let view = new Int32Array(memory.buffer);
+  const heap = () => (view.length !== 0 ? view : (view = new Int32Array(memory.buffer)));
+  heap()[at] = d.value ? 1 : 0;
+  const flag = {
+    get value(): boolean {
+      return heap()[at] !== 0;
+    },
+    set value(v: boolean) {
+      heap()[at] = v ? 1 : 0;
+    },
+  };
+  delete (vs as { value?: boolean }).value;
+  Object.setPrototypeOf(vs, flag);
+  suspenderFlags.set(vs, addr);
+  return addr;
+}
+
 function moduleOf(py: Pyodide): Record<string, unknown> {
   const mod = (py as unknown as { _module?: Record<string, unknown> })._module;
   if (typeof mod !== "object" || mod === null) throw new Error("pyodide._module is missing");

@@ -9,8 +9,8 @@ import { runtimeState } from "./runtime.ts";
 
 /** Leak counters of a runtime at rest (no run in flight). */
 export interface InvariantBaseline {
-  /** `greenlets.stats()`: started greenlets, greenlet threads, main instances. */
-  greenlets: { greenlets: number; threads: number; mainInstances: number };
+  /** `greenlets.stats()`: started greenlets, greenlet threads, main instances, control blocks in use. */
+  greenlets: { greenlets: number; threads: number; mainInstances: number; controlBlocks: number };
   /** `liveContinuations()`: unfinished continuations of every switcher in this process. */
   continuations: number;
 }
@@ -83,7 +83,7 @@ export function checkInvariants(runtime: Runtime, options: InvariantOptions = {}
   }
   const now = snapshot(runtime);
   if (options.greenlets !== false) {
-    assert.deepEqual(now.greenlets, base.greenlets, "greenlets, greenlet threads or main instances leaked (greenlets.stats() vs baseline)");
+    assert.deepEqual(now.greenlets, base.greenlets, "greenlets, greenlet threads, main instances or control blocks leaked (greenlets.stats() vs baseline)");
   }
   if (options.continuations !== false) {
     assert.equal(now.continuations, base.continuations, "continuations leaked (liveContinuations() vs baseline)");

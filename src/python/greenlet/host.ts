@@ -14,6 +14,8 @@ import { installBuiltins, installMethod } from "./builtins.ts";
 import { PyApi } from "./pyapi.ts";
 import { ThreadHooks } from "./hooks.ts";
 import { Lifecycle } from "./lifecycle.ts";
+import { Parking } from "./parking.ts";
+import { ControlBlocks, CB } from "./control.ts";
 import { moduleBuiltins } from "./module.ts";
 import type { ContData, Cont, GreenThread } from "./types.ts";
 
@@ -42,6 +44,13 @@ import type { ContData, Cont, GreenThread } from "./types.ts";
  * - The host owns one reference to the greenlet object of each running
  *   continuation; it is dropped at park with switching disabled, so a greenlet
  *   freed there defers its kill to the next switch instead of switching from JS.
+ * - A switch takes one of two routes. The wasm route (route.ts) covers the
+ *   common switch between two region stacks of one thread from their control
+ *   blocks (control.ts) and calls JS once, to record it in the engine; the JS
+ *   route (`fastSwitch`, the slow path) does everything else. Both leave the
+ *   same state: the blocks mirror what the wasm route needs, written by
+ *   whoever changes it (`blocks.set`, `setMainInst`, `mapObj`), and a block's
+ *   OUTER is the authority for the outer stack pointer of a region stack.
  */
 
 export interface GreenletHostOptions {
@@ -70,22 +79,23 @@ export class GreenletHost {
   /** sys.setprofile / sys.settrace handed along within a thread (see hooks.ts). */
   readonly hooks: ThreadHooks;
   readonly life: Lifecycle;
+  /** Host state of the JS route's parks and resumes (parking.ts). */
+  readonly parking: Parking;
   private readonly switchHost: SwitchHost<ContData>;
   private nextToken = 1;
   private immediateValue = 0;
   /** Which stack runs now, and the Module.stackStop view (see running.ts). */
   readonly running: RunningStack;
-  private loopHint = 0;
   /** Python callables and objects handed over by `init` (owned). */
   py = { onFinish: 0, slowSwitch: 0, errorType: 0, makeMain: 0, threadMain: 0, threadVar: 0, killPending: 0 };
   /** True while greenlet.settrace has a tracer or kills are pending: every switch takes the Python path. */
   private slow = false;
   private readonly killFlag = new WebAssembly.Global({ value: "i32", mutable: true }, 0);
   private readonly emptyTuple: number;
-  /** Pyodide's `validSuspender` (one object for the Module's life; the Module getter is slow on hot paths). */
-  readonly suspender: { value: boolean };
-  /** The trampolines' cell (see trampoline.ts): +0 outer stack pointer of a kept park, +4 the stub's stack pointer. */
+  /** The trampolines' cell (see trampoline.ts): +0 outer stack pointer of a kept park, +4 the stub's stack pointer, +8 the parking stack's block. */
   private readonly cell: number;
+  /** Control blocks of region continuations and the object table, for the wasm route (control.ts, route.ts). */
+  readonly blocks: ControlBlocks;
 
   get slowOnly(): boolean {
     return this.slow;
@@ -103,20 +113,21 @@ export class GreenletHost {
     this.stackSize = checkSize("stackSize", opts.stackSize ?? DEFAULT_GREENLET_STACK_SIZE);
     this.threadStackSize = checkSize("threadStackSize", opts.threadStackSize ?? DEFAULT_THREAD_STACK_SIZE);
     this.emptyTuple = m._PyTuple_New(0);
-    this.suspender = m.validSuspender;
-    this.cell = m._malloc(8); // lives as long as the interpreter, like the trampolines
+    this.cell = m._malloc(12); // lives as long as the interpreter, like the trampolines
+    this.blocks = new ControlBlocks(this.api);
     this.hooks = new ThreadHooks(this.api, layout);
     this.life = new Lifecycle(this);
+    this.parking = new Parking(this);
     this.switchHost = {
       getSp: () => m.stackSave(),
       setSp: (sp) => m.stackRestore(sp),
-      park: (c) => this.park(c),
-      unpark: (c) => this.unpark(c),
+      park: (c) => this.parking.park(c),
+      unpark: (c) => this.parking.unpark(c),
       start: (c) => this.life.start(c),
       settled: (c, e) => this.life.settled(c, e),
     };
     this.newThread(0);
-    this.running = new RunningStack(m);
+    this.running = new RunningStack(m, this.api, this.blocks);
     this.instances = new Instances(this);
     this.tramp = buildTrampolines({
       fast: (s, a, n, k) => this.fastSwitch(s, a, n, k),
@@ -140,6 +151,14 @@ export class GreenletHost {
       noThreadState: () => {
         throw new SwitchError("greenlet: no Pyodide task to hand control back to");
       },
+      handOff: (from, target, sp) => this.handOff(from, target, sp),
+      tstateGet: m._PyThreadState_Get,
+      incref: m._Py_IncRef,
+      suspender: this.api.suspenderAt,
+      run: this.blocks.runningAt,
+      table: this.blocks.table,
+      emptyTupleAddr: this.emptyTuple,
+      layout: layout,
       immediate: () => this.immediateValue,
       enter: (id) => this.life.enter(id),
       startArgs: (id) => this.life.startItem(id, 1),
@@ -158,10 +177,10 @@ export class GreenletHost {
   }
 
   /** Live state for leak checks. */
-  stats(): { greenlets: number; threads: number; mainInstances: number } {
+  stats(): { greenlets: number; threads: number; mainInstances: number; controlBlocks: number } {
     let mainInstances = 0;
     for (const t of this.threads.values()) mainInstances += t.instances.size;
-    return { greenlets: this.byObj.size, threads: this.threads.size, mainInstances };
+    return { greenlets: this.byObj.size, threads: this.threads.size, mainInstances, controlBlocks: this.blocks.live };
   }
 
   // ---- threads -----------------------------------------------------------
@@ -177,7 +196,7 @@ export class GreenletHost {
   data(kind: "main" | "greenlet", thread: GreenThread, tstate: number): ContData {
     return {
       kind, thread, tstate, tstateId: 0n, obj: 0, stackState: null, startPayload: 0, block: 0,
-      mainInst: null, throwing: false, pendingContext: 0, outcome: null, isolated: false, inherited: null,
+      cb: 0, mainInst: null, loop: 0, throwing: false, pendingContext: 0, outcome: null, isolated: false, inherited: null,
     };
   }
 
@@ -212,6 +231,7 @@ export class GreenletHost {
       const obj = this.api.callNoSwitch(this.py.makeMain, this.api.tuple1(this.api.long(thread.token)));
       if (!obj) return 0;
       thread.mainObj = obj >>> 0; // owned by the thread; unsigned like pointers read from memory
+      this.blocks.mapObj(thread.mainObj, (thread.token << 1) | 1);
     }
     return this.api.newRef(thread.mainObj);
   }
@@ -226,7 +246,7 @@ export class GreenletHost {
     const thread = from.data.thread;
     if (obj !== thread.mainObj) return null;
     if (from.data.kind === "main") return from;
-    const mine = from.data.mainInst;
+    const mine = this.blocks.mainInstOf(from);
     if (mine && mine.state === "suspended") return mine;
     const last = thread.lastMain;
     return last && last.state === "suspended" ? last : null;
@@ -234,7 +254,7 @@ export class GreenletHost {
 
   /** `target` joins the activity of the main instance `from` works for. */
   join(from: Cont, target: Cont): void {
-    if (target.data.kind === "greenlet") target.data.mainInst = from.data.kind === "main" ? from : from.data.mainInst;
+    if (target.data.kind === "greenlet") this.blocks.setMainInst(target, from.data.kind === "main" ? from : this.blocks.mainInstOf(from));
   }
 
   // ---- switching ---------------------------------------------------------
@@ -245,7 +265,7 @@ export class GreenletHost {
     self >>>= 0;
     args >>>= 0;
     const nargs = nargsf & 0x7fffffff;
-    if (this.slow || kwnames !== 0 || nargs > 1 || !this.suspender.value) return 0;
+    if (this.slow || kwnames !== 0 || nargs > 1 || !this.api.canSuspend) return 0;
     const from = this.currentCont();
     const target = this.resolveTarget(self, from);
     if (!target || target === from || target.state !== "suspended" || target.switcher !== from.switcher) return 0;
@@ -311,15 +331,26 @@ export class GreenletHost {
   private transfer(from: Cont, target: Cont, payload: number, throwing: boolean): number {
     this.join(from, target);
     target.data.throwing = throwing;
+    target.data.loop = this.parking.loopOf(from.data.tstate);
+    this.routes.js++;
     if (from.region === null) {
       this.pending = from.switcher.switchFrom(from, target, payload);
       return PARKED;
     }
     const H = this.api.i32;
     const at = this.cell >>> 2;
-    H[at] = from.outerSp;
+    H[at] = H[(from.data.cb + CB.OUTER) >>> 2]!;
+    H[at + 2] = from.data.cb;
     this.pending = from.switcher.switchFrom(from, target, payload, H[at + 1]! >>> 0);
     return PARKED_KEPT;
+  }
+
+  /** The wasm route's switch (route.ts): `from` parked and `target` resumes in wasm; record it, wake `target`. */
+  private handOff(from: number, target: number, sp: number): Promise<number> {
+    const a = this.blocks.contAt(from);
+    this.routes.wasm++;
+    if (a.data.kind === "main") a.data.thread.lastMain = a;
+    return a.switcher.handOff(a, this.blocks.contAt(target), sp >>> 0);
   }
 
   private pending: Promise<number> | null = null;
@@ -334,7 +365,7 @@ export class GreenletHost {
   private slowSwitchBuiltin(_self: number, args: number, nargs: number): number {
     const api = this.api;
     if (nargs !== 3) return this.fail(api.typeError, "switch(target, payload, throwing) takes 3 arguments");
-    if (!this.suspender.value) {
+    if (!api.canSuspend) {
       return this.fail(this.py.errorType,
         "cannot switch greenlets here: this Python code was called synchronously from JavaScript " +
         "(a JavaScript frame sits between the greenlets). Enter Python through greenwasm's runtime " +
@@ -380,82 +411,6 @@ export class GreenletHost {
 
   // ---- engine hooks ------------------------------------------------------
 
-  private park(c: Cont): void {
-    const m = this.m;
-    // A main instance's object is owned by its thread for the thread's life.
-    if (c.data.kind === "greenlet" && c.data.obj) this.api.release(c.data.obj);
-    // Read after the release, which may run a finalizer (and grow memory).
-    const ts = c.data.tstate;
-    const H = this.api.i32;
-    this.loopHint = H[(ts + this.layout.runningLoop) >>> 2]! >>> 0;
-    const t = c.data.thread;
-    if (t.hooks !== null || this.hooks.has(ts, H)) this.parkHooks(t, ts);
-    if (c.data.kind === "main") t.lastMain = c;
-    if (!c.keptSp) {
-      if (!c.region) c.data.stackState = new m.StackState();
-      const ts = m._captureThreadState();
-      if (!ts) throw new SwitchError("greenlet: no Pyodide task to hand control back to");
-      c.data.tstate = ts;
-    }
-    this.running.leave();
-  }
-
-  /**
-   * The parking stack's profile/trace functions move (taken off its thread
-   * state, still the current one) to the thread's next resumed stack (hooks.ts).
-   */
-  private parkHooks(t: GreenThread, ts: number): void {
-    const old = t.hooks;
-    this.api.withoutSwitching(() => {
-      t.hooks = this.hooks.has(ts) ? this.hooks.take(ts) : null;
-      if (old) this.hooks.release(old);
-    });
-  }
-
-  /** A thread ended: nothing resumes to take the functions its last stack had. */
-  dropHooks(t: GreenThread): void {
-    const old = t.hooks;
-    t.hooks = null;
-    if (old) this.api.withoutSwitching(() => this.hooks.release(old));
-  }
-
-  private unparkHooks(c: Cont): void {
-    const t = c.data.thread;
-    const s = t.hooks;
-    t.hooks = null;
-    this.api.withoutSwitching(() => this.hooks.apply(c.data.tstate, s));
-  }
-
-  private unpark(c: Cont): void {
-    const m = this.m;
-    if (!c.keptSp) {
-      if (c.data.stackState) {
-        c.data.stackState.restore();
-        c.data.stackState = null;
-      }
-      m._restoreThreadState(c.data.tstate);
-    }
-    this.suspender.value = true;
-    this.running.enter(c);
-    if (c.data.thread.hooks !== null || this.hooks.has(c.data.tstate)) this.unparkHooks(c);
-    if (c.data.kind === "greenlet") {
-      const H = this.api.i32;
-      if (c.data.obj) this.api.retain(c.data.obj, H);
-      this.shareRunningLoop(c, H);
-    }
-  }
-
-  /** A greenlet sees the running asyncio loop of the stack that switched into it (it lives in the tstate). */
-  private shareRunningLoop(c: Cont, H: Int32Array): void {
-    const slot = (c.data.tstate + this.layout.runningLoop) >>> 2;
-    const have = H[slot]! >>> 0;
-    const want = this.loopHint;
-    if (want === have) return;
-    if (want) this.api.incref(want);
-    H[slot] = want;
-    if (have) this.api.decref(have);
-  }
-
   /** Free everything `c` holds (see lifecycle.ts). */
   destroy(c: Cont): void {
     this.life.destroy(c);
@@ -463,7 +418,10 @@ export class GreenletHost {
 
   /** Unmap `c`'s object. Objects die and addresses are reused, so only if it still maps to `c`. */
   unmap(c: Cont): void {
-    if (this.byObj.get(c.data.obj) === c) this.byObj.delete(c.data.obj);
+    if (this.byObj.get(c.data.obj) === c) {
+      this.byObj.delete(c.data.obj);
+      this.blocks.unmapObj(c.data.obj);
+    }
   }
 
   forget(c: Cont): void {
@@ -473,8 +431,12 @@ export class GreenletHost {
       return;
     }
     c.data.obj = 0;
+    this.blocks.set(c, CB.OBJ, 0);
     this.abandoned++;
   }
+
+  /** Switches made so far by each route (route.ts): the wasm route's hand-offs, the JS route's transfers. */
+  readonly routes = { wasm: 0, js: 0 };
 
   /** Suspended greenlets whose objects were freed without being killed (never run again). */
   abandoned = 0;
@@ -490,10 +452,12 @@ export class GreenletHost {
     const c = thread.switcher.create(this.data("greenlet", thread, 0), region.region);
     c.data.block = region.block;
     c.data.obj = obj;
+    this.blocks.attach(c);
     // Spawned by the running stack, which belongs to `thread` (not the stack that
     // happens to be current when the engine starts it).
     c.data.inherited = this.life.inheritable(this.m._PyThreadState_Get());
     this.byObj.set(obj, c);
+    this.blocks.mapObj(obj, c.data.cb);
     return c;
   }
 

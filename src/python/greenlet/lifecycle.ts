@@ -1,6 +1,7 @@
 import { SwitchError, continuationById } from "../../engine/index.ts";
 import type { GreenletHost } from "./host.ts";
 import type { ContData, Cont } from "./types.ts";
+import { CB } from "./control.ts";
 
 /**
  * The life of a continuation's Python side: its thread state from `start`
@@ -34,6 +35,7 @@ export class Lifecycle {
       m.__PyThreadState_GetDict(ts);
     }
     c.data.tstate = ts;
+    this.#h.blocks.set(c, CB.TSTATE, ts);
     c.data.tstateId = this.#h.instances.readId(ts);
     if (c.data.pendingContext) {
       this.#h.m.HEAPU32[(ts + this.#h.layout.context) >>> 2] = c.data.pendingContext; // reference moves in
@@ -81,6 +83,8 @@ export class Lifecycle {
     const c = continuationById<ContData>(id);
     const api = this.#h.api;
     const m = this.#h.m;
+    // The block's OUTER is the authority (route.ts); the engine's exit restores c.outerSp.
+    if (c.data.cb) c.outerSp = this.#h.blocks.get(c, CB.OUTER) >>> 0;
     const raised = result === 0;
     const outcome = raised ? m._PyErr_GetRaisedException() : result;
     if (c.data.startPayload) api.decref(c.data.startPayload);
@@ -88,7 +92,7 @@ export class Lifecycle {
     if (c.data.kind === "main") {
       c.data.outcome = raised ? { result: 0, error: outcome } : { result: outcome, error: 0 };
       c.switcher.exited(c);
-      this.#h.dropHooks(c.data.thread);
+      this.#h.parking.dropHooks(c.data.thread);
       return 0;
     }
     this.#h.enterTracing();
@@ -113,6 +117,7 @@ export class Lifecycle {
     }
     this.#h.unmap(c);
     this.#h.join(c, target);
+    target.data.loop = this.#h.parking.loopOf(c.data.tstate);
     target.data.throwing = throwing;
     c.switcher.finishFrom(c, target, payload);
     c.switcher.exited(c);
@@ -136,6 +141,7 @@ export class Lifecycle {
   destroy(c: Cont): void {
     const m = this.#h.m;
     if (c.state !== "finished") c.switcher.discard(c);
+    this.#h.blocks.release(c);
     if (c.data.kind === "greenlet") this.#h.unmap(c);
     else c.data.thread.instances.delete(c);
     if (c.data.thread.lastMain === c) c.data.thread.lastMain = null;

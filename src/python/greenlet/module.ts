@@ -44,7 +44,7 @@ export function moduleBuiltins(host: GreenletHost): Record<string, FastcallFn> {
       if (!dict || m._PyDict_SetItem(dict, api.arg(a, 0), api.arg(a, 1)) !== 0) return 0;
       return api.none();
     },
-    can_switch: () => api.bool(m.validSuspender.value),
+    can_switch: () => api.bool(api.canSuspend),
     set_slow: (_s, a) => {
       host.slowOnly = api.isTrue(api.arg(a, 0));
       return api.none();

@@ -1,4 +1,8 @@
+import { suspenderFlag } from "../pyodide.ts";
 import type { PyodideInternals } from "../pyodide.ts";
+
+/** Counts at or above this mark immortal objects (ob_refcnt, the i32 at offset 0; wasm32 GIL build). */
+export const MORTAL_LIMIT = 1 << 28;
 
 /**
  * The handful of CPython C-API operations the greenlet host performs from JS.
@@ -6,13 +10,12 @@ import type { PyodideInternals } from "../pyodide.ts";
  * reference semantics: `long`, `bool`, `none`, `newRef`, `tuple2` return new
  * references; `arg` returns borrowed ones.
  */
-const MORTAL_LIMIT = 1 << 28;
-
 export class PyApi {
   readonly m: PyodideInternals;
   readonly none_ptr: number;
   readonly typeError: number;
   readonly memoryError: number;
+  readonly suspenderAt: number;
   private readonly msgBuf: { ptr: number; size: number } = { ptr: 0, size: 0 };
   #u32: Uint32Array;
   #i32: Int32Array;
@@ -25,6 +28,7 @@ export class PyApi {
     this.memoryError = m.HEAPU32[m._PyExc_MemoryError >>> 2]!;
     this.#u32 = m.HEAPU32;
     this.#i32 = m.HEAP32;
+    this.suspenderAt = suspenderFlag(m);
   }
 
   /**
@@ -60,15 +64,25 @@ export class PyApi {
       this.m._Py_DecRef(args);
     }
   }
+  /**
+   * Pyodide's `validSuspender.value` ("the running wasm code may suspend"),
+   * read and written in linear memory, where it lives (pyodide.ts
+   * `suspenderFlag`); `suspenderAt` is its address, for wasm stubs.
+   */
+  get canSuspend(): boolean {
+    return this.i32[this.suspenderAt >>> 2] !== 0;
+  }
+  set canSuspend(v: boolean) {
+    this.i32[this.suspenderAt >>> 2] = v ? 1 : 0;
+  }
   /** Run `f` with Pyodide's suspension flag off, so Python code it runs cannot switch under a JS frame. */
   withoutSwitching<R>(f: () => R): R {
-    const vs = this.m.validSuspender;
-    const saved = vs.value;
-    vs.value = false;
+    const saved = this.canSuspend;
+    this.canSuspend = false;
     try {
       return f();
     } finally {
-      vs.value = saved;
+      this.canSuspend = saved;
     }
   }
   /**

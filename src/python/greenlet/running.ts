@@ -1,5 +1,8 @@
 import type { PyodideInternals, StackStateInstance } from "../pyodide.ts";
 import type { Cont } from "./types.ts";
+import { CB } from "./control.ts";
+import type { ControlBlocks } from "./control.ts";
+import type { PyApi } from "./pyapi.ts";
 
 /** A stack suspended by a greenwasm wait (see `RunningStack.detach`). */
 export interface Detached {
@@ -29,31 +32,59 @@ export interface Detached {
  *   Region stacks are never copied.
  */
 export class RunningStack {
-  current: Cont | null = null;
-  regionActive = false;
+  /**
+   * The running stack is tracked by `blocks.running`: the control block of the
+   * running stack when it is a region stack (every region continuation has
+   * one), else 0. The wasm switch route reads and sets it too (route.ts), so it
+   * is the authority for region stacks.
+   */
+  /** The running stack when it has no block (a borrowed-stack main instance). */
+  #borrowed: Cont | null = null;
   readonly #m: PyodideInternals;
+  readonly #api: PyApi;
+  readonly #blocks: ControlBlocks;
+  /** Pyodide exports used on every wait, read once off the (slow to search) Module. */
+  readonly #stackSave: () => number;
+  readonly #stackRestore: (sp: number) => void;
+  readonly #capture: () => number;
+  readonly #restore: (ts: number) => void;
   #stackStopStore = 0;
   readonly #hostSuspended = new Map<number, Cont>();
 
-  constructor(m: PyodideInternals) {
+  constructor(m: PyodideInternals, api: PyApi, blocks: ControlBlocks) {
     this.#m = m;
+    this.#api = api;
+    this.#blocks = blocks;
+    this.#stackSave = m.stackSave;
+    this.#stackRestore = m.stackRestore;
+    this.#capture = m._captureThreadState;
+    this.#restore = m._restoreThreadState;
     this.#installStackStopView();
+  }
+
+  get current(): Cont | null {
+    const cb = this.#blocks.running;
+    return cb !== 0 ? this.#blocks.contOf(cb) : this.#borrowed;
+  }
+
+  get regionActive(): boolean {
+    return this.#blocks.running !== 0;
   }
 
   /** `c` starts or resumes running on this thread of control. */
   enter(c: Cont): void {
-    this.regionActive = c.region !== null;
-    this.current = c;
+    this.#blocks.running = c.data.cb;
+    this.#borrowed = c.data.cb ? null : c;
   }
 
   /** The running stack parked; nothing known runs now. */
   leave(): void {
-    this.regionActive = false;
-    this.current = null;
+    this.#blocks.running = 0;
+    this.#borrowed = null;
   }
 
   forget(c: Cont): void {
-    if (this.current === c) this.current = null;
+    if (this.current === c) this.leave();
   }
 
   /**
@@ -64,22 +95,21 @@ export class RunningStack {
    * cannot suspend (a JS frame is on it, or no Pyodide task owns it).
    */
   detach(): Detached | null {
-    const m = this.#m;
-    if (!m.validSuspender.value) return null;
-    const c = this.current;
+    if (!this.#api.canSuspend) return null;
+    const cb = this.#blocks.running;
     let stack: StackStateInstance | null = null;
     let region: Cont | null = null;
-    const sp = m.stackSave();
-    if (this.regionActive && c && c.region) {
-      region = c;
-      m.stackRestore(c.outerSp);
+    const sp = this.#stackSave();
+    if (cb !== 0) {
+      region = this.#blocks.contOf(cb);
+      this.#stackRestore(this.#blocks.get(region, CB.OUTER));
     } else {
-      stack = new m.StackState();
+      stack = new this.#m.StackState();
     }
-    const tstate = m._captureThreadState();
+    const tstate = this.#capture();
     if (!tstate) {
-      m._PyErr_Clear();
-      if (region) m.stackRestore(sp);
+      this.#m._PyErr_Clear();
+      if (region) this.#stackRestore(sp);
       else stack?.restore();
       return null;
     }
@@ -89,16 +119,15 @@ export class RunningStack {
 
   /** Re-attach a stack detached by `detach`, first thing after it resumes. */
   attach(d: Detached): void {
-    const m = this.#m;
     if (d.region) {
-      d.region.outerSp = m.stackSave();
-      m.stackRestore(d.sp);
+      this.#blocks.set(d.region, CB.OUTER, this.#stackSave());
+      this.#stackRestore(d.sp);
       this.enter(d.region);
     } else {
       d.stack!.restore();
     }
-    m._restoreThreadState(d.tstate);
-    m.validSuspender.value = true;
+    this.#restore(d.tstate);
+    this.#api.canSuspend = true;
   }
 
   #installStackStopView(): void {
@@ -109,20 +138,20 @@ export class RunningStack {
       get: () => {
         const c = this.current;
         if (!this.regionActive || !c || !c.region) {
-          this.current = null; // a borrowed stack is being suspended (or parked)
+          this.leave(); // a borrowed stack is being suspended (or parked)
           return this.#stackStopStore;
         }
         const sp = this.#m.stackSave();
         this.#hostSuspended.set(sp, c);
         this.leave();
-        this.#m.stackRestore(c.outerSp);
+        this.#m.stackRestore(this.#blocks.get(c, CB.OUTER));
         return sp;
       },
       set: (v: number) => {
         const c = this.#hostSuspended.get(v);
         if (c) {
           this.#hostSuspended.delete(v);
-          c.outerSp = this.#m.stackSave();
+          this.#blocks.set(c, CB.OUTER, this.#m.stackSave());
           this.enter(c);
         }
         this.#stackStopStore = v;

@@ -55,6 +55,7 @@ export function startThread(host: GreenletHost, fn: number, args: number, kwargs
   const c = thread.switcher.create(host.data("main", thread, 0), region.region);
   c.data.block = region.block;
   c.data.isolated = opts.isolated ?? false;
+  host.blocks.attach(c);
   thread.instances.add(c);
   const api = host.api;
   const inner = api.tuple([
@@ -65,6 +66,7 @@ export function startThread(host: GreenletHost, fn: number, args: number, kwargs
     c.data.onExit = (o) => {
       host.threads.delete(thread.token);
       if (thread.mainObj) {
+        host.blocks.unmapObj(thread.mainObj);
         host.markDead(thread.mainObj); // greenlet: "(thread exited) dead"
         api.decref(thread.mainObj);
       }

@@ -1,5 +1,7 @@
 import { encodeModule, op, ValType, suspending, promising } from "../../engine/index.ts";
 import type { FuncType } from "../../engine/index.ts";
+import { wasmRoute, resumeKept, captureOrTrap } from "./route.ts";
+import type { RouteLocals, RouteRefs } from "./route.ts";
 
 /**
  * The wasm glue between CPython's calling conventions and the engine.
@@ -14,22 +16,23 @@ import type { FuncType } from "../../engine/index.ts";
  *
  *   switch method(self, args, nargsf, kwnames):
  *       cell[4] = SP                             -- the stack pointer the host records for this stack
+ *       the wasm route (route.ts): switches and returns, or falls through to the JS route:
  *       r = fast(self, args, nargsf, kwnames)   -- plain import: checks, parks, returns a code
  *       r == 1 -> after(wait(), 0)               -- wait: Suspending; resolves to our id on resume
  *       r == 2 -> the stub keeps SP and the thread state (the host parked with keptSp):
- *                 sp = SP; ts = captureThreadState(); SP = cell[0]   -- cell[0]: the outer SP
- *                 id = wait(); outer = SP; SP = sp; restoreThreadState(ts)
- *                 after(id, outer)
+ *                 me = cell[8]; sp = SP; ts = captureThreadState(); SP = cell[0]   -- cell[0]: the outer SP
+ *                 id = wait(); then resume as route.ts says for a kept park (by me.ROUTE)
  *       r == 0 -> v = slowArgs(self, args, nargsf, kwnames)   -- [self, *args, *kwvalues]
  *                 res = PyObject_Vectorcall(slowFn(), v, nargs + 1, kwnames); slowDone(v); res
  *       r < 0  -> immediate()                    -- a result ready without switching (or NULL)
  *   switch builtin(self, args, nargs): r = slowSwitch(...); r > 0 as above, else immediate()
  *
- * `cell` is 8 bytes of linear memory owned by the host: +0 the outer stack
- * pointer of a kept park (written by the host), +4 the stub's stack pointer
- * (written by the stub before `fast`/`slowSwitch`). `SP` is Pyodide's
- * `__stack_pointer` global; captureThreadState/restoreThreadState are
- * Pyodide's wasm exports, called wasm-to-wasm.
+ * `cell` is 12 bytes of linear memory owned by the host: +0 the outer stack
+ * pointer of a kept park and +8 the parking stack's control block (both
+ * written by the host), +4 the stub's stack pointer (written by the stub
+ * before `fast`/`slowSwitch`). `SP` is Pyodide's `__stack_pointer` global;
+ * captureThreadState/restoreThreadState are Pyodide's wasm exports, called
+ * wasm-to-wasm.
  *
  * After a resume, if the imported global `killFlag` is set and the result is
  * not NULL, the stub calls Python's `_kill_pending()` (wasm-to-wasm, so those
@@ -37,8 +40,8 @@ import type { FuncType } from "../../engine/index.ts";
  * builtins in `KILLS_FIRST` do the same before calling the builtin.
  *
  * A `Suspending` import suspends even when it returns a plain value, leaving
- * a microtask gap in which other stacks run; so only `wait` suspends, and only
- * after `fast`/`slowSwitch` parked this stack.
+ * a microtask gap in which other stacks run; so only `wait` and `handOff`
+ * suspend, and only after this stack parked.
  *   entry(id) = leave(id, PyObject_Call(enter(id), startArgs(id), startKwargs(id)))
  *
  * No JS frame sits between these stubs and the JSPI boundary: Pyodide's own
@@ -86,6 +89,18 @@ export interface TrampolineImports {
   restore: Function;
   /** captureThreadState failed in a kept park: throws (a Pyodide invariant broke). */
   noThreadState: () => void;
+  /** The wasm route's switch (route.ts): records it in the engine; resolves when `from` (block index) runs again. */
+  handOff: (from: number, target: number, sp: number) => Promise<number>;
+  /** Pyodide's raw wasm exports PyThreadState_Get and Py_IncRef. */
+  tstateGet: Function;
+  incref: Function;
+  /** Addresses of Pyodide's suspender flag (pyodide.ts `suspenderFlag`) and of the running stack's block (control.ts). */
+  suspender: number;
+  run: number;
+  /** The object table (control.ts), the empty tuple's address and the thread-state offsets the route reads. */
+  table: number;
+  emptyTupleAddr: number;
+  layout: RouteRefs["layout"];
   immediate: () => number;
   /** Returns `run` (borrowed); `startArgs`/`startKwargs` return its arguments (borrowed; kwargs may be 0). */
   enter: (id: number) => number;
@@ -147,41 +162,49 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
     { module: "g", name: "capture", type: V_I },
     { module: "g", name: "restore", type: I_V },
     { module: "g", name: "noThreadState", type: V_V },
+    { module: "g", name: "handOff", type: { params: [i32, i32, i32], results: [i32] } },
+    { module: "g", name: "tstateGet", type: V_I },
+    { module: "g", name: "incref", type: I_V },
     ...names.map((n) => ({ module: "b", name: n, type: FASTCALL })),
   ];
   const [FAST, SLOW_SWITCH, SLOW_FN, AFTER, IMMEDIATE, ENTER, ARGS, KWARGS, LEAVE, CALL, VECTORCALL, SLOW_ARGS, SLOW_DONE, WAIT,
-    KILL_FN, EMPTY, KILL_DONE, CAPTURE, RESTORE, NO_TSTATE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
-  const FIRST_BUILTIN = 20;
+    KILL_FN, EMPTY, KILL_DONE, CAPTURE, RESTORE, NO_TSTATE, HAND_OFF, TSTATE_GET, INCREF] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22];
+  const FIRST_BUILTIN = 23;
   const [KILL_FLAG, SP] = [0, 1]; // imported globals
   const VOID = 0x40;
   const cell = imp.cell;
+  const refs: RouteRefs = {
+    handOff: HAND_OFF, tstateGet: TSTATE_GET, incref: INCREF, capture: CAPTURE, restore: RESTORE, noThreadState: NO_TSTATE, after: AFTER,
+    killFlag: KILL_FLAG, sp: SP, suspender: imp.suspender, run: imp.run, table: imp.table, emptyTuple: imp.emptyTupleAddr, layout: imp.layout,
+  };
   /** cell[4] = SP, before the call that may park this stack. */
-  const recordSp = [...op.i32Const(cell), ...op.globalGet(SP), ...op.i32Store(4)];
-  /**
-   * With the code `r` of fast/slowSwitch (> 0) in local `r`: suspend, resume,
-   * keep the result in local `res`, run pending kills if flagged, push `res`.
-   * Locals `sp`, `ts`, `id` are scratch (r == PARKED_KEPT only).
-   */
-  const resume = (r: number, res: number, sp: number, ts: number, id: number) => [
-    ...op.localGet(r), ...op.i32Const(PARKED_KEPT), ...I32_EQ, ...IF_I32,
-      ...op.globalGet(SP), ...op.localSet(sp),
-      ...op.call(CAPTURE), ...op.localTee(ts), ...I32_EQZ, 0x04, VOID, ...op.call(NO_TSTATE), ...END,
-      ...op.i32Const(cell), ...op.i32Load(0), ...op.globalSet(SP),
-      ...op.call(WAIT), ...op.localSet(id),
-      ...op.localGet(id), ...op.globalGet(SP),
-      ...op.localGet(sp), ...op.globalSet(SP),
-      ...op.localGet(ts), ...op.call(RESTORE),
-      ...op.call(AFTER),
-    ...ELSE,
-      ...op.call(WAIT), ...op.i32Const(0), ...op.call(AFTER),
-    ...END,
-    ...op.localSet(res),
+  const recordSp = [...op.i32Const(cell | 0), ...op.globalGet(SP), ...op.i32Store(4)];
+  /** If `killFlag` is set and `res` is not NULL, run `_kill_pending()` (wasm-to-wasm: the kills may switch). */
+  const killsAfter = (res: number) => [
     ...op.globalGet(KILL_FLAG), 0x04, VOID,
       ...op.localGet(res), 0x04, VOID,
         ...op.call(KILL_FN), ...op.call(EMPTY), ...op.i32Const(0), ...op.call(CALL), ...op.call(KILL_DONE),
       ...END,
     ...END,
-    ...op.localGet(res),
+  ];
+  /**
+   * With the code `r` of fast/slowSwitch (> 0) in local `r`: suspend, resume
+   * (route.ts for a kept park, whose block the host left in cell[8]), keep the
+   * result in local `L.res`, run pending kills if flagged, push the result.
+   */
+  const resume = (r: number, L: RouteLocals) => [
+    ...op.localGet(r), ...op.i32Const(PARKED_KEPT), ...I32_EQ, 0x04, VOID,
+      ...op.i32Const(cell | 0), ...op.i32Load(8), ...op.localSet(L.me),
+      ...op.globalGet(SP), ...op.localSet(L.sp),
+      ...captureOrTrap(refs, L),
+      ...op.i32Const(cell | 0), ...op.i32Load(0), ...op.globalSet(SP),
+      ...op.call(WAIT), ...op.localSet(L.id),
+      ...resumeKept(refs, L),
+    ...ELSE,
+      ...op.call(WAIT), ...op.i32Const(0), ...op.call(AFTER), ...op.localSet(L.res),
+    ...END,
+    ...killsAfter(L.res),
+    ...op.localGet(L.res),
   ];
   /** If `killFlag` is set, run `_kill_pending()` (wasm-to-wasm: the kills may switch). */
   const runKills = [
@@ -189,12 +212,18 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
       ...op.call(KILL_FN), ...op.call(EMPTY), ...op.i32Const(0), ...op.call(CALL), ...op.call(KILL_DONE),
     ...END,
   ];
-  const [R, V, RES, MSP, MTS, MID] = [4, 5, 6, 7, 8, 9]; // locals of the method stub (after its 4 params)
+  const routeLocals = (first: number): RouteLocals => {
+    const [from, target, payload, t, me, sp, ts, id, out, res] = Array.from({ length: 10 }, (_, k) => first + k) as [number, number, number, number, number, number, number, number, number, number];
+    return { from, target, payload, t, me, sp, ts, id, out, res };
+  };
+  const [R, V] = [4, 5]; // locals of the method stub (after its 4 params), then the route's
+  const ML = routeLocals(6);
   const methodBody = [
     ...recordSp,
+    ...wasmRoute(refs, ML, 0, 1, 2, 3, killsAfter(ML.res)),
     ...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.localGet(3), ...op.call(FAST), ...op.localSet(R),
     ...op.localGet(R), ...op.i32Const(0), ...I32_GT_S, ...IF_I32,
-      ...resume(R, RES, MSP, MTS, MID),
+      ...resume(R, ML),
     ...ELSE,
       ...op.localGet(R), ...I32_EQZ, ...IF_I32,
         ...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.localGet(3), ...op.call(SLOW_ARGS), ...op.localSet(V),
@@ -202,27 +231,28 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
         ...op.localGet(V),
         ...op.localGet(2), ...op.i32Const(0x7fffffff), ...I32_AND, ...op.i32Const(1), ...I32_ADD,
         ...op.localGet(3),
-        ...op.call(VECTORCALL), ...op.localSet(RES),
+        ...op.call(VECTORCALL), ...op.localSet(ML.res),
         ...op.localGet(V), ...op.call(SLOW_DONE),
-        ...op.localGet(RES),
+        ...op.localGet(ML.res),
       ...ELSE,
         ...op.call(IMMEDIATE),
       ...END,
     ...END,
   ];
-  const [RB, RESB, BSP, BTS, BID] = [3, 4, 5, 6, 7]; // locals of the builtin stub
+  const RB = 3; // locals of the builtin stub (after its 3 params), then the route's
+  const BL = routeLocals(4);
   const builtinBody = [
     ...recordSp,
     ...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.call(SLOW_SWITCH), ...op.localSet(RB),
     ...op.localGet(RB), ...op.i32Const(0), ...I32_GT_S, ...IF_I32,
-      ...resume(RB, RESB, BSP, BTS, BID),
+      ...resume(RB, BL),
     ...ELSE,
       ...op.call(IMMEDIATE),
     ...END,
   ];
   const funcs = [
-    { type: METHOD, locals: [i32, i32, i32, i32, i32, i32], export: "switchMethod", body: methodBody },
-    { type: FASTCALL, locals: [i32, i32, i32, i32, i32], export: "switch", body: builtinBody },
+    { type: METHOD, locals: Array<ValType>(12).fill(i32), export: "switchMethod", body: methodBody },
+    { type: FASTCALL, locals: Array<ValType>(11).fill(i32), export: "switch", body: builtinBody },
     {
       type: I_I,
       export: "entry",
@@ -270,6 +300,9 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
       capture: imp.capture,
       restore: imp.restore,
       noThreadState: imp.noThreadState,
+      handOff: suspending(imp.handOff as (...a: never[]) => unknown) as unknown as Function,
+      tstateGet: imp.tstateGet,
+      incref: imp.incref,
     },
     b: imp.builtins as unknown as Record<string, Function>,
   });

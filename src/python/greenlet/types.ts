@@ -31,8 +31,16 @@ export interface ContData {
   startPayload: number;
   /** malloc'd block backing the C-stack region. */
   block: number;
-  /** The main instance whose activity this greenlet last joined (handed along by every switch into it). */
+  /** Its control block (control.ts), 0 if none: every region continuation has one while alive. */
+  cb: number;
+  /**
+   * The main instance whose activity this greenlet last joined (handed along by
+   * every switch into it). Read and write it through `ControlBlocks.mainInstOf`
+   * / `setMainInst`: the wasm route updates the block only.
+   */
   mainInst: Cont | null;
+  /** The running asyncio loop of the stack that switched into this greenlet (borrowed), installed at its unpark. */
+  loop: number;
   /** The delivered payload is an exception to raise on resume. */
   throwing: boolean;
   /** gr_context set before the greenlet started (owned), installed at start. */

@@ -75,7 +75,7 @@ export class IoHost {
             const id = api.asLong(api.arg(a, 0));
             const timeout = m._PyFloat_AsDouble(api.arg(a, 1));
             if (m._PyErr_Occurred()) return 0;
-            if (!m.validSuspender.value) {
+            if (!api.canSuspend) {
               this.waits.drop(id);
               return this.#cannotBlock();
             }
@@ -109,7 +109,7 @@ export class IoHost {
           this.waits.drop(api.asLong(api.arg(a, 0)));
           return api.none();
         },
-        can_block: () => api.bool(m.validSuspender.value),
+        can_block: () => api.bool(api.canSuspend),
         start_thread: (_s, a, n) => {
           if (n !== 2) return api.raise(api.typeError, "start_thread(fn, stack_size) takes 2 arguments");
           return this.#startThread(api.arg(a, 0), api.asLong(api.arg(a, 1)));

@@ -77,3 +77,48 @@ test('a park with a trampoline-kept stack pointer leaves the pointer to the tram
   sw.close();
   assert.equal(liveContinuations(), before);
 });
+
+test('a hand-off between two kept continuations records states only: no park, unpark or stack pointer', async () => {
+  const before = liveContinuations();
+  const h = recordingHost();
+  const sw = new Switcher<string>(h.host, 'main');
+  h.setSwitcher(sw);
+  const a = sw.create('a', makeRegion(1024, 4096));
+  const b = sw.create('b', makeRegion(8192, 4096));
+  // main starts a; a parks kept and starts b; b parks kept back to a.
+  sw.switchFrom(sw.main, a, 1);
+  await Promise.resolve();
+  const aParked = sw.switchFrom(a, b, 2, 4000);
+  await Promise.resolve();
+  const bParked = sw.switchFrom(b, a, 3, 12_000);
+  assert.equal(await aParked, a.id);
+  assert.equal(sw.resumed(a, 60_000), 3);
+
+  // a hands off to b: nothing but states.
+  const counts = [h.log.length, h.parked.length, h.unparked.length];
+  const aAgain = sw.handOff(a, b, 3900);
+  assert.equal(await bParked, b.id);
+  assert.deepEqual([h.log.length, h.parked.length, h.unparked.length], counts);
+  assert.equal(a.state, 'suspended');
+  assert.equal(a.keptSp, true);
+  assert.equal(a.sp, 3900);
+  assert.equal(b.state, 'running');
+  assert.equal(b.keptSp, false);
+  assert.equal(sw.current, b);
+
+  // Refused: to a running continuation, from a suspended one, to one not parked kept.
+  assert.throws(() => sw.handOff(b, b, 0), /cannot hand off to a running/);
+  assert.throws(() => sw.handOff(a, b, 0), /cannot hand off from a suspended/);
+  const c = sw.create('c', makeRegion(16_384, 4096));
+  assert.throws(() => sw.handOff(b, c, 0), /cannot hand off to a new/);
+
+  // b goes back to a the ordinary way; a resumes kept.
+  sw.switchFrom(b, a, 4, 12_000);
+  assert.equal(await aAgain, a.id);
+  assert.equal(sw.resumed(a, 60_000), 4);
+  for (const x of [b, c]) sw.discard(x);
+  sw.finishFrom(a, sw.main, 0);
+  sw.exited(a);
+  sw.close();
+  assert.equal(liveContinuations(), before);
+});
