@@ -7,6 +7,23 @@ if (typeof WebAssembly.Suspending !== "function" || typeof WebAssembly.promising
   );
   process.exit(2);
 }
+// V8's speculative-inlining deopts for wasm (its default) often leave CPython's interpreter
+// loop in slower code: CPU-bound Python runs about a quarter faster under --no-wasm-deopt
+// (npm run bench -- interp). V8 flags must be given when the process starts (setting this one
+// later with v8.setFlagsFromString can crash V8), so the launcher replaces itself with the same
+// command plus the flag where Node can (process.execve: same pid, stdio and signals; not on
+// Windows). GREENWASM_V8_DEFAULTS=1 keeps V8's defaults.
+if (
+  !process.execArgv.includes("--no-wasm-deopt") &&
+  process.env.GREENWASM_V8_DEFAULTS !== "1" &&
+  typeof process.execve === "function"
+) {
+  try {
+    process.execve(process.execPath, [process.execPath, "--no-wasm-deopt", ...process.execArgv, ...process.argv.slice(1)]);
+  } catch {
+    // Keep running with V8's defaults.
+  }
+}
 // A source checkout runs src/ directly (Node strips the types), so a dist/ left over from
 // `npm pack` is never run stale. An installed package has only dist/ (prepack builds it), and
 // Node refuses to strip types under node_modules anyway.

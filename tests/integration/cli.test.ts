@@ -78,6 +78,19 @@ describe("greenwasm CLI", { concurrency: 2, timeout: 240_000 }, () => {
     assert.match(r.stdout, /^Hello from Python 3\.14\.2 on emscripten\nfib\(90\) = 2880067194370816120\n$/);
   });
 
+  it("runs Node with --no-wasm-deopt (same process), or with V8's defaults under GREENWASM_V8_DEFAULTS=1", () => {
+    const code = "import js; print(list(js.process.execArgv), js.process.ppid)";
+    const run = (env: NodeJS.ProcessEnv) => {
+      const r = spawnSync(process.execPath, [BIN, "run", "--allow-js", "-c", code], { cwd: ROOT, env, encoding: "utf8", timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    const { GREENWASM_V8_DEFAULTS: _, ...env } = process.env;
+    // execve keeps the pid: Python's process is still the direct child of this test.
+    assert.equal(run(env), `['--no-wasm-deopt'] ${process.pid}`);
+    assert.equal(run({ ...env, GREENWASM_V8_DEFAULTS: "1" }), `[] ${process.pid}`);
+  });
+
   it("runs a script like python: sys.argv, its directory importable, read-only", async () => {
     const r = await cli(["run", join(tmp.dir, "args.py"), "a", "--b"]);
     assert.equal(r.status, 0, r.stderr);
