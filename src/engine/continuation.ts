@@ -135,14 +135,10 @@ export class Switcher<T> {
     this.check(target, from);
     if (trampolineSp === null) this.park(from);
     else {
-      from.sp = trampolineSp;
-      from.keptSp = true;
+      this.keep(from, trampolineSp);
       this.host.park(from);
     }
-    from.state = "suspended";
-    const parked = new Promise<number>((resolve) => {
-      from.resolve = resolve;
-    });
+    const parked = this.suspend(from);
     this.deliver(target, payload);
     return parked;
   }
@@ -160,16 +156,25 @@ export class Switcher<T> {
     if (target.switcher !== this || target.state !== "suspended" || !target.keptSp || target === from) {
       throw new SwitchError(`cannot hand off to a ${target.state} continuation${target.keptSp ? "" : " not parked kept"}`);
     }
-    from.sp = trampolineSp;
-    from.keptSp = true;
-    from.state = "suspended";
-    const parked = new Promise<number>((resolve) => {
-      from.resolve = resolve;
-    });
+    this.keep(from, trampolineSp);
+    const parked = this.suspend(from);
     target.keptSp = false;
-    target.delivered = 0;
     this.deliver(target, 0);
     return parked;
+  }
+
+  /** `c` parks with its trampoline keeping the stack pointer, which was `sp`. */
+  private keep(c: Continuation<T>, sp: number): void {
+    c.sp = sp;
+    c.keptSp = true;
+  }
+
+  /** `c` is suspended: the promise resolves (to its id) when something resumes it. */
+  private suspend(c: Continuation<T>): Promise<number> {
+    c.state = "suspended";
+    return new Promise<number>((resolve) => {
+      c.resolve = resolve;
+    });
   }
 
   /**

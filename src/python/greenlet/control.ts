@@ -121,6 +121,8 @@ export class ControlBlocks {
     H[at + CB.PARKED / 4] = 0;
     H[at + CB.OBJ / 4] = 0;
     H[at + CB.GEN / 4] = (H[at + CB.GEN / 4]! + 1) | 0;
+    // A stack that failed while running never parked: it is not running any more.
+    if (H[this.runningAt >>> 2] === cb) H[this.runningAt >>> 2] = 0;
     this.#conts[i] = null;
     this.#free.push(i);
     c.data.cb = 0;

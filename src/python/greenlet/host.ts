@@ -92,7 +92,7 @@ export class GreenletHost {
   private slow = false;
   private readonly killFlag = new WebAssembly.Global({ value: "i32", mutable: true }, 0);
   private readonly emptyTuple: number;
-  /** The trampolines' cell (see trampoline.ts): +0 outer stack pointer of a kept park, +4 the stub's stack pointer, +8 the parking stack's block. */
+  /** The trampolines' cell (see trampoline.ts): +0 the stub's stack pointer, +4 the block of a stack parking kept. */
   private readonly cell: number;
   /** Control blocks of region continuations and the object table, for the wasm route (control.ts, route.ts). */
   readonly blocks: ControlBlocks;
@@ -113,7 +113,7 @@ export class GreenletHost {
     this.stackSize = checkSize("stackSize", opts.stackSize ?? DEFAULT_GREENLET_STACK_SIZE);
     this.threadStackSize = checkSize("threadStackSize", opts.threadStackSize ?? DEFAULT_THREAD_STACK_SIZE);
     this.emptyTuple = m._PyTuple_New(0);
-    this.cell = m._malloc(12); // lives as long as the interpreter, like the trampolines
+    this.cell = m._malloc(8); // lives as long as the interpreter, like the trampolines
     this.blocks = new ControlBlocks(this.api);
     this.hooks = new ThreadHooks(this.api, layout);
     this.life = new Lifecycle(this);
@@ -252,9 +252,14 @@ export class GreenletHost {
     return last && last.state === "suspended" ? last : null;
   }
 
-  /** `target` joins the activity of the main instance `from` works for. */
+  /**
+   * A greenlet `target` that `from` switches to joins the activity of the main
+   * instance `from` works for, and will see `from`'s running asyncio loop.
+   */
   join(from: Cont, target: Cont): void {
-    if (target.data.kind === "greenlet") this.blocks.setMainInst(target, from.data.kind === "main" ? from : this.blocks.mainInstOf(from));
+    if (target.data.kind !== "greenlet") return;
+    this.blocks.setMainInst(target, from.data.kind === "main" ? from : this.blocks.mainInstOf(from));
+    target.data.loop = this.parking.loopOf(from.data.tstate);
   }
 
   // ---- switching ---------------------------------------------------------
@@ -331,17 +336,16 @@ export class GreenletHost {
   private transfer(from: Cont, target: Cont, payload: number, throwing: boolean): number {
     this.join(from, target);
     target.data.throwing = throwing;
-    target.data.loop = this.parking.loopOf(from.data.tstate);
     this.routes.js++;
     if (from.region === null) {
       this.pending = from.switcher.switchFrom(from, target, payload);
       return PARKED;
     }
+    // Every region stack has a control block: its stub reads OUTER from it.
     const H = this.api.i32;
     const at = this.cell >>> 2;
-    H[at] = H[(from.data.cb + CB.OUTER) >>> 2]!;
-    H[at + 2] = from.data.cb;
-    this.pending = from.switcher.switchFrom(from, target, payload, H[at + 1]! >>> 0);
+    H[at + 1] = from.data.cb;
+    this.pending = from.switcher.switchFrom(from, target, payload, H[at]! >>> 0);
     return PARKED_KEPT;
   }
 

@@ -117,7 +117,6 @@ export class Lifecycle {
     }
     this.#h.unmap(c);
     this.#h.join(c, target);
-    target.data.loop = this.#h.parking.loopOf(c.data.tstate);
     target.data.throwing = throwing;
     c.switcher.finishFrom(c, target, payload);
     c.switcher.exited(c);

@@ -16,7 +16,7 @@ import type { Cont, GreenThread } from "./types.ts";
  *   borrowed stack saves Pyodide's StackState and hands its thread state back.
  * - A greenlet sees the running asyncio loop of the stack that switched into
  *   it: the switch records that loop on the target (`ContData.loop`, see
- *   `GreenletHost.transfer`), the target's unpark installs it.
+ *   `GreenletHost.join`), the target's unpark installs it.
  * - Profile/trace functions move from the parking stack to the next resumed
  *   stack of the thread (hooks.ts).
  */

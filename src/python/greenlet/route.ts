@@ -164,7 +164,7 @@ export function wasmRoute(r: RouteRefs, L: RouteLocals, self: number, args: numb
     ...op.localGet(L.from), ...op.localSet(L.me),
     ...op.globalGet(r.sp), ...op.localSet(L.sp),
     ...captureOrTrap(r, L),
-    ...ld(L.from, CB.OUTER), ...op.globalSet(r.sp),
+    ...enterOuter(r, L),
     ...ld(L.from, CB.INDEX), ...ld(L.target, CB.INDEX), ...op.localGet(L.sp), ...op.call(r.handOff), ...op.localSet(L.id),
     ...resumeKept(r, L),
     ...tail,
@@ -188,18 +188,18 @@ export function captureOrTrap(r: Pick<RouteRefs, "capture" | "noThreadState">, L
   return [...op.call(r.capture), ...op.localTee(L.ts), ...I32_EQZ, ...IF, ...op.call(r.noThreadState), ...END];
 }
 
+/** Before a kept park suspends: the stack pointer goes back to `L.me`'s OUTER, the stack it runs above. */
+export function enterOuter(r: Pick<RouteRefs, "sp">, L: Pick<RouteLocals, "me">): number[] {
+  return [...ld(L.me, CB.OUTER), ...op.globalSet(r.sp)];
+}
+
 /** After a kept park's suspension returned `L.id`: restore, then resume by the route `L.me`'s block says; result in `L.res`. */
 export function resumeKept(r: RouteRefs, L: RouteLocals): number[] {
   return [
     ...op.globalGet(r.sp), ...op.localSet(L.out),
     ...op.localGet(L.sp), ...op.globalSet(r.sp),
     ...op.localGet(L.ts), ...op.call(r.restore),
-    ...op.localGet(L.me), ...IF,
-      ...ld(L.me, CB.ROUTE), ...I32_EQZ, ...op.localSet(L.t),
-    ...ELSE,
-      ...c32(0), ...op.localSet(L.t),
-    ...END,
-    ...op.localGet(L.t), ...IF,
+    ...ld(L.me, CB.ROUTE), ...I32_EQZ, ...IF,
       ...st(L.me, CB.OUTER, op.localGet(L.out)),
       ...c32(r.suspender), ...c32(1), ...op.i32Store(0),
       ...c32(r.run), ...op.localGet(L.me), ...op.i32Store(0),

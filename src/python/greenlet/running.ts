@@ -22,8 +22,12 @@ export interface Detached {
  * - `current` is the continuation running now, or null when unknown (the
  *   host then finds it from the thread state). It is cleared whenever a stack
  *   parks, detaches or is suspended by Pyodide.
- * - `regionActive` is true only while `current` runs on its own C-stack
- *   region, i.e. the shared `__stack_pointer` points into that region.
+ * - A running region stack (every region continuation has a control block)
+ *   is named by `blocks.running`, its block, which the wasm switch route
+ *   reads and sets too (route.ts); a running stack without a block (a
+ *   borrowed-stack main instance) by `#borrowed`. `blocks.running` is
+ *   non-zero only while the shared `__stack_pointer` points into that
+ *   stack's region.
  * - Pyodide reads Module.stackStop only when it suspends a stack itself
  *   (time.sleep through its run_sync, socket syscalls, input()). On a region
  *   stack the view hands the stack pointer back to the stack below and
@@ -32,13 +36,6 @@ export interface Detached {
  *   Region stacks are never copied.
  */
 export class RunningStack {
-  /**
-   * The running stack is tracked by `blocks.running`: the control block of the
-   * running stack when it is a region stack (every region continuation has
-   * one), else 0. The wasm switch route reads and sets it too (route.ts), so it
-   * is the authority for region stacks.
-   */
-  /** The running stack when it has no block (a borrowed-stack main instance). */
   #borrowed: Cont | null = null;
   readonly #m: PyodideInternals;
   readonly #api: PyApi;
@@ -65,10 +62,6 @@ export class RunningStack {
   get current(): Cont | null {
     const cb = this.#blocks.running;
     return cb !== 0 ? this.#blocks.contOf(cb) : this.#borrowed;
-  }
-
-  get regionActive(): boolean {
-    return this.#blocks.running !== 0;
   }
 
   /** `c` starts or resumes running on this thread of control. */
@@ -136,22 +129,20 @@ export class RunningStack {
     Object.defineProperty(mod, "stackStop", {
       configurable: true,
       get: () => {
-        const c = this.current;
-        if (!this.regionActive || !c || !c.region) {
-          this.leave(); // a borrowed stack is being suspended (or parked)
-          return this.#stackStopStore;
-        }
-        const sp = this.#m.stackSave();
-        this.#hostSuspended.set(sp, c);
+        const cb = this.#blocks.running;
         this.leave();
-        this.#m.stackRestore(this.#blocks.get(c, CB.OUTER));
+        if (cb === 0) return this.#stackStopStore; // a borrowed stack is being suspended (or parked)
+        const c = this.#blocks.contOf(cb);
+        const sp = this.#stackSave();
+        this.#hostSuspended.set(sp, c);
+        this.#stackRestore(this.#blocks.get(c, CB.OUTER));
         return sp;
       },
       set: (v: number) => {
         const c = this.#hostSuspended.get(v);
         if (c) {
           this.#hostSuspended.delete(v);
-          this.#blocks.set(c, CB.OUTER, this.#m.stackSave());
+          this.#blocks.set(c, CB.OUTER, this.#stackSave());
           this.enter(c);
         }
         this.#stackStopStore = v;

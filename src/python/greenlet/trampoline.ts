@@ -1,6 +1,6 @@
 import { encodeModule, op, ValType, suspending, promising } from "../../engine/index.ts";
 import type { FuncType } from "../../engine/index.ts";
-import { wasmRoute, resumeKept, captureOrTrap } from "./route.ts";
+import { wasmRoute, resumeKept, captureOrTrap, enterOuter } from "./route.ts";
 import type { RouteLocals, RouteRefs } from "./route.ts";
 
 /**
@@ -15,22 +15,22 @@ import type { RouteLocals, RouteRefs } from "./route.ts";
  *   -1 of `args` holds `self`; through a bound builtin method it does not.
  *
  *   switch method(self, args, nargsf, kwnames):
- *       cell[4] = SP                             -- the stack pointer the host records for this stack
  *       the wasm route (route.ts): switches and returns, or falls through to the JS route:
+ *       cell[0] = SP                             -- the stack pointer the host records for this stack
  *       r = fast(self, args, nargsf, kwnames)   -- plain import: checks, parks, returns a code
  *       r == 1 -> after(wait(), 0)               -- wait: Suspending; resolves to our id on resume
  *       r == 2 -> the stub keeps SP and the thread state (the host parked with keptSp):
- *                 me = cell[8]; sp = SP; ts = captureThreadState(); SP = cell[0]   -- cell[0]: the outer SP
+ *                 me = cell[4]; sp = SP; ts = captureThreadState(); SP = me.OUTER   -- me: our control block
  *                 id = wait(); then resume as route.ts says for a kept park (by me.ROUTE)
  *       r == 0 -> v = slowArgs(self, args, nargsf, kwnames)   -- [self, *args, *kwvalues]
  *                 res = PyObject_Vectorcall(slowFn(), v, nargs + 1, kwnames); slowDone(v); res
  *       r < 0  -> immediate()                    -- a result ready without switching (or NULL)
- *   switch builtin(self, args, nargs): r = slowSwitch(...); r > 0 as above, else immediate()
+ *   switch builtin(self, args, nargs): cell[0] = SP; r = slowSwitch(...); r > 0 as above, else immediate()
  *
- * `cell` is 12 bytes of linear memory owned by the host: +0 the outer stack
- * pointer of a kept park and +8 the parking stack's control block (both
- * written by the host), +4 the stub's stack pointer (written by the stub
- * before `fast`/`slowSwitch`). `SP` is Pyodide's `__stack_pointer` global;
+ * `cell` is 8 bytes of linear memory owned by the host: +0 the stub's stack
+ * pointer (written by the stub before `fast`/`slowSwitch`), +4 the control
+ * block of a stack parking kept (written by the host; every region stack has
+ * one, control.ts). `SP` is Pyodide's `__stack_pointer` global;
  * captureThreadState/restoreThreadState are Pyodide's wasm exports, called
  * wasm-to-wasm.
  *
@@ -177,27 +177,27 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
     handOff: HAND_OFF, tstateGet: TSTATE_GET, incref: INCREF, capture: CAPTURE, restore: RESTORE, noThreadState: NO_TSTATE, after: AFTER,
     killFlag: KILL_FLAG, sp: SP, suspender: imp.suspender, run: imp.run, table: imp.table, emptyTuple: imp.emptyTupleAddr, layout: imp.layout,
   };
-  /** cell[4] = SP, before the call that may park this stack. */
-  const recordSp = [...op.i32Const(cell | 0), ...op.globalGet(SP), ...op.i32Store(4)];
-  /** If `killFlag` is set and `res` is not NULL, run `_kill_pending()` (wasm-to-wasm: the kills may switch). */
+  /** cell[0] = SP, before the call that may park this stack. */
+  const recordSp = [...op.i32Const(cell | 0), ...op.globalGet(SP), ...op.i32Store(0)];
+  /** `_kill_pending()` (wasm-to-wasm: the kills may switch), its result handed to `killDone`. */
+  const killPending = [...op.call(KILL_FN), ...op.call(EMPTY), ...op.i32Const(0), ...op.call(CALL), ...op.call(KILL_DONE)];
+  /** If `killFlag` is set and `res` is not NULL, run the pending kills. */
   const killsAfter = (res: number) => [
     ...op.globalGet(KILL_FLAG), 0x04, VOID,
-      ...op.localGet(res), 0x04, VOID,
-        ...op.call(KILL_FN), ...op.call(EMPTY), ...op.i32Const(0), ...op.call(CALL), ...op.call(KILL_DONE),
-      ...END,
+      ...op.localGet(res), 0x04, VOID, ...killPending, ...END,
     ...END,
   ];
   /**
    * With the code `r` of fast/slowSwitch (> 0) in local `r`: suspend, resume
-   * (route.ts for a kept park, whose block the host left in cell[8]), keep the
+   * (route.ts for a kept park, whose block the host left in cell[4]), keep the
    * result in local `L.res`, run pending kills if flagged, push the result.
    */
   const resume = (r: number, L: RouteLocals) => [
     ...op.localGet(r), ...op.i32Const(PARKED_KEPT), ...I32_EQ, 0x04, VOID,
-      ...op.i32Const(cell | 0), ...op.i32Load(8), ...op.localSet(L.me),
+      ...op.i32Const(cell | 0), ...op.i32Load(4), ...op.localSet(L.me),
       ...op.globalGet(SP), ...op.localSet(L.sp),
       ...captureOrTrap(refs, L),
-      ...op.i32Const(cell | 0), ...op.i32Load(0), ...op.globalSet(SP),
+      ...enterOuter(refs, L),
       ...op.call(WAIT), ...op.localSet(L.id),
       ...resumeKept(refs, L),
     ...ELSE,
@@ -206,21 +206,18 @@ export function buildTrampolines(imp: TrampolineImports): Trampolines {
     ...killsAfter(L.res),
     ...op.localGet(L.res),
   ];
-  /** If `killFlag` is set, run `_kill_pending()` (wasm-to-wasm: the kills may switch). */
-  const runKills = [
-    ...op.globalGet(KILL_FLAG), 0x04, VOID,
-      ...op.call(KILL_FN), ...op.call(EMPTY), ...op.i32Const(0), ...op.call(CALL), ...op.call(KILL_DONE),
-    ...END,
-  ];
-  const routeLocals = (first: number): RouteLocals => {
-    const [from, target, payload, t, me, sp, ts, id, out, res] = Array.from({ length: 10 }, (_, k) => first + k) as [number, number, number, number, number, number, number, number, number, number];
-    return { from, target, payload, t, me, sp, ts, id, out, res };
-  };
+  /** If `killFlag` is set, run the pending kills. */
+  const runKills = [...op.globalGet(KILL_FLAG), 0x04, VOID, ...killPending, ...END];
+  /** The route's 10 locals, numbered from `first`. */
+  const routeLocals = (first: number): RouteLocals => ({
+    from: first, target: first + 1, payload: first + 2, t: first + 3, me: first + 4,
+    sp: first + 5, ts: first + 6, id: first + 7, out: first + 8, res: first + 9,
+  });
   const [R, V] = [4, 5]; // locals of the method stub (after its 4 params), then the route's
   const ML = routeLocals(6);
   const methodBody = [
-    ...recordSp,
     ...wasmRoute(refs, ML, 0, 1, 2, 3, killsAfter(ML.res)),
+    ...recordSp,
     ...op.localGet(0), ...op.localGet(1), ...op.localGet(2), ...op.localGet(3), ...op.call(FAST), ...op.localSet(R),
     ...op.localGet(R), ...op.i32Const(0), ...I32_GT_S, ...IF_I32,
       ...resume(R, ML),
